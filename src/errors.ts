@@ -1,0 +1,110 @@
+/**
+ * The one error class of ngac-pdp and the catalogue of its stable codes.
+ *
+ * Codes are promises to users: clients and tests match on `code`, never on the message.
+ * Each code carries the HTTP status a server answers with when the error reaches a client.
+ */
+
+/** Every error code with its HTTP status. */
+export const ERROR_CODES = {
+  /** Malformed input: wrong types, missing fields, bad names. */
+  NGAC_ERR_VALIDATION: 400,
+  /** A policy file that cannot be loaded; `details` lists every problem with its entry. */
+  NGAC_ERR_POLICY_FILE: 400,
+  /** A node name that is empty, too long or holds control characters. */
+  NGAC_ERR_INVALID_NAME: 400,
+  /** An unknown node type. */
+  NGAC_ERR_INVALID_TYPE: 400,
+  /** The named node does not exist. */
+  NGAC_ERR_NODE_NOT_FOUND: 404,
+  /** A node of that name already exists. */
+  NGAC_ERR_NODE_EXISTS: 409,
+  /** A non-PC node created without a parent. */
+  NGAC_ERR_NO_PARENT: 422,
+  /** The node still has children or is referenced by an association or prohibition. */
+  NGAC_ERR_NODE_IN_USE: 409,
+  /** An assignment between types the model does not allow. */
+  NGAC_ERR_INVALID_ASSIGNMENT: 422,
+  /** The assignment would close a cycle. */
+  NGAC_ERR_ASSIGNMENT_CYCLE: 409,
+  /** The assignment exists already. */
+  NGAC_ERR_ASSIGNMENT_EXISTS: 409,
+  /** The assignment does not exist. */
+  NGAC_ERR_ASSIGNMENT_NOT_FOUND: 404,
+  /** Removing the assignment would leave the node without a parent. */
+  NGAC_ERR_LAST_PARENT: 422,
+  /** An association whose ends have the wrong types. */
+  NGAC_ERR_INVALID_ASSOCIATION: 422,
+  /** The association does not exist. */
+  NGAC_ERR_ASSOCIATION_NOT_FOUND: 404,
+  /** A (ua, target) pair given two associations in one document or batch, where one is allowed. */
+  NGAC_ERR_ASSOCIATION_EXISTS: 409,
+  /** A right that is neither a declared resource right, an admin right nor `*`. */
+  NGAC_ERR_UNKNOWN_RIGHT: 422,
+  /** A resource right name that clashes with an admin right or is not a valid name. */
+  NGAC_ERR_INVALID_RIGHT: 422,
+  /** A resource right that cannot be removed because associations or prohibitions use it. */
+  NGAC_ERR_RIGHT_IN_USE: 409,
+  /** A prohibition with a bad subject, containers or rights. */
+  NGAC_ERR_INVALID_PROHIBITION: 422,
+  /** A prohibition of that name already exists. */
+  NGAC_ERR_PROHIBITION_EXISTS: 409,
+  /** The prohibition does not exist. */
+  NGAC_ERR_PROHIBITION_NOT_FOUND: 404
+} as const
+
+/** A stable error code of the catalogue. */
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Options of an {@link NgacError}. */
+export interface NgacErrorOptions {
+  /** Machine-readable detail, e.g. the list of problems in a policy file. */
+  details?: unknown
+  /** The underlying error. */
+  cause?: unknown
+}
+
+/**
+ * The error every ngac-pdp failure is thrown as.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   graph.assign('alice', 'docs')
+ * } catch (err) {
+ *   if (err instanceof NgacError && err.code === 'NGAC_ERR_INVALID_ASSIGNMENT') { ... }
+ * }
+ * ```
+ */
+export class NgacError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  readonly details: unknown
+
+  constructor (code: ErrorCode, message: string, options: NgacErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'NgacError'
+    this.code = code
+    this.statusCode = ERROR_CODES[code]
+    this.details = options.details
+  }
+
+  /** The JSON body a server answers with: `{code, message, details?}`. */
+  toJSON (): { code: ErrorCode, message: string, details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details }
+  }
+}
+
+/**
+ * Whether `err` is an {@link NgacError}, optionally of the given code.
+ *
+ * @example
+ * ```ts
+ * if (isNgacError(err, 'NGAC_ERR_NODE_NOT_FOUND')) return null
+ * ```
+ */
+export function isNgacError (err: unknown, code?: ErrorCode): err is NgacError {
+  return err instanceof NgacError && (code === undefined || err.code === code)
+}

@@ -1,0 +1,49 @@
+/**
+ * ngac-pdp: the library's public surface.
+ *
+ * @example
+ * ```ts
+ * import { openPolicy } from 'ngac-pdp'
+ * const policy = openPolicy({ policy: doc })
+ * policy.check({ user: 'alice', right: 'read', target: 'report' })
+ * ```
+ */
+export { openPolicy, Policy, type OpenPolicyOptions } from './policy.js'
+export { NgacError, isNgacError, ERROR_CODES, type ErrorCode, type NgacErrorOptions } from './errors.js'
+export {
+  PolicyGraph,
+  RightsCatalog,
+  ADMIN_RIGHTS,
+  ALL_RIGHTS,
+  NODE_TYPES,
+  loadPolicy,
+  exportPolicy,
+  fromPolicyMachine,
+  type NodeType,
+  type NodeInfo,
+  type Properties,
+  type AssociationInfo,
+  type ProhibitionInfo,
+  type ProhibitionSubject,
+  type ProhibitionContainer,
+  type PolicyDocument,
+  type PolicyFormat,
+  type RightsMask
+} from './graph/index.js'
+export {
+  DecisionEngine,
+  ProductionEvaluator,
+  ReferenceEvaluator,
+  type Evaluator,
+  type Subject,
+  type Target,
+  type SubjectRequest,
+  type TargetRequest,
+  type DecisionRequest,
+  type CheckRequest,
+  type Decision,
+  type Capability,
+  type AclEntry,
+  type Explanation,
+  type DecisionEngineOptions
+} from './pdp/index.js'

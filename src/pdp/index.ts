@@ -1,0 +1,15 @@
+export type { Evaluator, Subject, Target, RightsByNode } from './evaluator.js'
+export { ProductionEvaluator } from './production-evaluator.js'
+export { ReferenceEvaluator } from './reference-evaluator.js'
+export {
+  DecisionEngine,
+  type SubjectRequest,
+  type TargetRequest,
+  type DecisionRequest,
+  type CheckRequest,
+  type Decision,
+  type Capability,
+  type AclEntry,
+  type Explanation,
+  type DecisionEngineOptions
+} from './decision-engine.js'

@@ -1,0 +1,101 @@
+// The `ngac` command as users run it: a real child process of the built CLI (npm test builds first).
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), 'ngac-cli-'))
+
+function ngac (...args: string[]): { status: number | null, stdout: string, stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+function file (name: string, content: unknown): string {
+  const path = join(dir, name)
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content))
+  return path
+}
+
+const policy = file('policy.json', {
+  resourceRights: ['read', 'write'],
+  nodes: [
+    { name: 'RBAC', type: 'PC' }, { name: 'Secrecy', type: 'PC' },
+    { name: 'staff', type: 'UA' }, { name: 'cleared', type: 'UA' },
+    { name: 'alice', type: 'U' }, { name: 'bob', type: 'U' },
+    { name: 'docs', type: 'OA' }, { name: 'public', type: 'OA' },
+    { name: 'report', type: 'O' }
+  ],
+  assignments: [
+    ['staff', 'RBAC'], ['cleared', 'Secrecy'], ['alice', 'staff'], ['alice', 'cleared'], ['bob', 'staff'],
+    ['docs', 'RBAC'], ['public', 'Secrecy'], ['report', 'docs'], ['report', 'public']
+  ],
+  associations: [
+    { ua: 'staff', target: 'docs', rights: ['read', 'write'] },
+    { ua: 'cleared', target: 'public', rights: ['read'] }
+  ],
+  prohibitions: [
+    { name: 'no-write-by-tool', subject: { process: 'tool' }, rights: ['read'], intersection: true, containers: [{ name: 'docs', complement: false }] }
+  ]
+})
+
+t.test('an allowed check exits 0 and prints the decision and the privileges', async (t) => {
+  const r = ngac('check', 'alice', 'read', 'report', '--policy', policy)
+  t.equal(r.status, 0)
+  t.match(r.stdout, /^ALLOW: alice may read report$/m)
+  t.match(r.stdout, /^privileges of alice on report: read$/m)
+})
+
+t.test('a denied check exits 1; the class that blocks is shown with --explain', async (t) => {
+  const r = ngac('check', 'bob', 'read', 'report', '--policy', policy, '--explain')
+  t.equal(r.status, 1)
+  t.match(r.stdout, /^DENY: bob may not read report$/m)
+  t.match(r.stdout, /^policy class RBAC: read, write$/m)
+  t.match(r.stdout, /^ {2}via bob -> staff -> docs -> report$/m)
+  t.match(r.stdout, /^policy class Secrecy: nothing: this class blocks access$/m)
+})
+
+t.test('--process binds process prohibitions and --explain names them', async (t) => {
+  const r = ngac('check', 'alice', 'read', 'report', '--policy', policy, '--process', 'tool', '--explain')
+  t.equal(r.status, 1)
+  t.match(r.stdout, /^prohibition no-write-by-tool denies: read$/m)
+})
+
+t.test('unknown users, targets and rights are denies, not errors', async (t) => {
+  t.equal(ngac('check', 'mallory', 'read', 'report', '--policy', policy).status, 1)
+  t.equal(ngac('check', 'alice', 'read', 'nothing', '--policy', policy).status, 1)
+  t.equal(ngac('check', 'alice', 'fly', 'report', '--policy', policy).status, 1)
+})
+
+t.test('bad input exits 2 with a message that says what to fix', async (t) => {
+  const missing = ngac('check', 'alice', 'read', 'report', '--policy', join(dir, 'absent.json'))
+  t.equal(missing.status, 2)
+  t.match(missing.stderr, /cannot read .*absent\.json: ENOENT/)
+
+  const notJson = ngac('check', 'alice', 'read', 'report', '--policy', file('bad.json', '{"nodes": ['))
+  t.equal(notJson.status, 2)
+  t.match(notJson.stderr, /NGAC_ERR_POLICY_FILE/)
+
+  const invalid = ngac('check', 'alice', 'read', 'report', '--policy', file('invalid.json', {
+    nodes: [{ name: 'RBAC', type: 'PC' }, { name: 'docs', type: 'OA' }],
+    assignments: [['docs', 'RBAC'], ['x', 'docs']]
+  }))
+  t.equal(invalid.status, 2)
+  t.match(invalid.stderr, /assignments\[1\]/)
+  t.match(invalid.stderr, /'x'/)
+
+  t.equal(ngac('check', 'alice', 'read', '--policy', policy).status, 2, 'too few arguments')
+  t.equal(ngac('check', 'alice', 'read', 'report').status, 2, 'no --policy')
+  t.equal(ngac('check', 'alice', 'read', 'report', '--policy', policy, '--bogus').status, 2, 'unknown flag')
+  t.equal(ngac('check', 'alice', 'read', 'report', '--policy', policy, '--format', 'xml').status, 2, 'unknown format')
+  t.equal(ngac('frobnicate').status, 2, 'unknown command')
+})
+
+t.test('help', async (t) => {
+  const r = ngac('help')
+  t.equal(r.status, 0)
+  t.match(r.stdout, /ngac check USER RIGHT TARGET --policy FILE/)
+})

@@ -1,0 +1,100 @@
+// The library as users import it: by the package name, through package.json's exports map
+// (resolved to the build in dist/, which npm test makes first).
+import t from 'tap'
+import { openPolicy, NgacError, type PolicyDocument } from 'ngac-pdp'
+
+const doc: PolicyDocument = {
+  resourceRights: ['read', 'write'],
+  nodes: [
+    { name: 'RBAC', type: 'PC' },
+    { name: 'staff', type: 'UA' },
+    { name: 'editors', type: 'UA' },
+    { name: 'alice', type: 'U', properties: { email: 'alice@example.com' } },
+    { name: 'bob', type: 'U' },
+    { name: 'docs', type: 'OA' },
+    { name: 'report', type: 'O' },
+    { name: 'salaries', type: 'O' }
+  ],
+  assignments: [
+    ['staff', 'RBAC'], ['editors', 'staff'], ['alice', 'editors'], ['bob', 'staff'],
+    ['docs', 'RBAC'], ['report', 'docs'], ['salaries', 'docs']
+  ],
+  associations: [
+    { ua: 'staff', target: 'docs', rights: ['read'] },
+    { ua: 'editors', target: 'docs', rights: ['write'] }
+  ],
+  prohibitions: [
+    { name: 'no-salaries', subject: 'staff', rights: ['read', 'write'], intersection: true, containers: [{ name: 'salaries', complement: false }] }
+  ]
+}
+
+t.test('openPolicy: replace, check, privileges, review queries, explain, close', async (t) => {
+  const policy = openPolicy({ db: ':memory:' })
+  t.equal(policy.revision, 0)
+  t.equal(policy.replace(doc), 1)
+  t.same(policy.check({ user: 'alice', right: 'write', target: 'report' }), { allowed: true, revision: 1 })
+  t.same(policy.check({ user: 'bob', right: 'write', target: 'report' }), { allowed: false, revision: 1 })
+  t.same(policy.check({ user: 'alice', rights: ['read', 'write'], target: 'report' }).allowed, true)
+  t.same(policy.check({ user: 'bob', rights: ['read', 'write'], target: 'report' }).allowed, false)
+  t.same(policy.privileges({ user: 'alice', target: 'report' }), ['read', 'write'])
+  t.same(policy.privileges({ user: 'alice', target: 'salaries' }), [])
+  t.same(policy.deniedPrivileges({ user: 'alice', target: 'salaries' }), ['read', 'write'])
+  t.same(policy.capabilities({ user: 'bob' }), [
+    { target: 'docs', privileges: ['read'] },
+    { target: 'report', privileges: ['read'] }
+  ])
+  t.same(policy.acl({ target: 'report' }), [
+    { user: 'alice', privileges: ['read', 'write'] },
+    { user: 'bob', privileges: ['read'] }
+  ])
+  const e = policy.explain({ user: 'alice', target: 'salaries' })
+  t.same(e.privileges, [])
+  t.same(e.policyClasses.map((pc) => [pc.name, pc.privileges]), [['RBAC', ['read', 'write']]])
+  t.same(e.prohibitions, [{ name: 'no-salaries', rights: ['read', 'write'] }])
+  t.equal(e.revision, 1)
+  policy.close()
+  t.throws(() => policy.check({ user: 'alice', right: 'read', target: 'report' }), { code: 'NGAC_ERR_VALIDATION' })
+})
+
+t.test('anonymous users and objects, by their attributes', async (t) => {
+  const policy = openPolicy({ policy: doc })
+  t.equal(policy.check({ userAttributes: ['editors'], right: 'write', targetAttributes: ['docs'] }).allowed, true)
+  t.equal(policy.check({ userAttributes: ['staff'], right: 'write', targetAttributes: ['docs'] }).allowed, false)
+  t.equal(policy.check({ userAttributes: ['nobody'], right: 'read', target: 'report' }).allowed, false)
+})
+
+t.test('unknown names deny; malformed requests throw NGAC_ERR_VALIDATION', async (t) => {
+  const policy = openPolicy({ policy: doc })
+  t.same(policy.check({ user: 'mallory', right: 'read', target: 'report' }), { allowed: false, revision: 1 })
+  t.same(policy.check({ user: 'alice', right: 'read', target: 'nowhere' }), { allowed: false, revision: 1 })
+  t.same(policy.check({ user: 'alice', right: 'teleport', target: 'report' }), { allowed: false, revision: 1 })
+  t.same(policy.check({ user: 'staff', right: 'read', target: 'report' }).allowed, false, 'a UA is not a user')
+  t.same(policy.privileges({ user: 'alice', target: 'RBAC' }), [], 'a policy class is no target')
+  t.same(policy.capabilities({ user: 'mallory' }), [])
+  t.same(policy.acl({ target: 'nowhere' }), [])
+  const bad = [
+    { right: 'read', target: 'report' },
+    { user: 'alice', target: 'report' },
+    { user: 'alice', userAttributes: ['staff'], right: 'read', target: 'report' },
+    { user: 'alice', right: 'read' },
+    { user: 'alice', rights: [], target: 'report' },
+    { user: 42, right: 'read', target: 'report' }
+  ]
+  for (const request of bad) {
+    t.throws(() => policy.check(request as never), { code: 'NGAC_ERR_VALIDATION' }, JSON.stringify(request))
+  }
+})
+
+t.test('replace is atomic: a bad document changes nothing', async (t) => {
+  const policy = openPolicy({ policy: doc })
+  const before = policy.export()
+  const err = t.throws(() => policy.replace({ ...doc, assignments: [...doc.assignments ?? [], ['ghost', 'docs']] }))
+  t.ok(err instanceof NgacError && err.code === 'NGAC_ERR_POLICY_FILE')
+  t.equal(policy.revision, 1)
+  t.same(policy.export(), before)
+  t.equal(policy.check({ user: 'alice', right: 'read', target: 'report' }).allowed, true)
+})
+
+t.test('a database file is refused until the durable store exists', async (t) => {
+  t.throws(() => openPolicy({ db: './data/ngac.db' }), { code: 'NGAC_ERR_VALIDATION' })
+})
