@@ -41,3 +41,10 @@ export {
   type PolicyFormat,
   type LoadPolicyOptions
 } from './policy-file.js'
+export {
+  applyOperation,
+  applyOperations,
+  OPERATION_NAMES,
+  type Operation,
+  type OperationName
+} from './operations.js'
