@@ -3,32 +3,52 @@
  * The `ngac` command (DESIGN section 5, CLI). Exit codes: 0 success (or allowed), 1 denied,
  * 2 bad input or usage.
  */
-import { readFileSync, realpathSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isNgacError, NgacError } from './errors.js'
-import { loadPolicy, type PolicyFormat } from './graph/index.js'
-import { DecisionEngine, type Explanation } from './pdp/index.js'
+import type { PolicyFormat } from './graph/index.js'
+import type { Explanation } from './pdp/index.js'
+import { openPolicy } from './policy.js'
+import { SqliteStore } from './store/index.js'
 
 const USAGE = `ngac: NGAC policy decision point
 
 Usage:
-  ngac check USER RIGHT TARGET --policy FILE [--format ngac|pm] [--explain]
-      Decide whether USER may do RIGHT on TARGET under the policy in FILE.
+  ngac check USER RIGHT TARGET (--db FILE | --policy FILE) [--explain] [--process ID]
+      Decide whether USER may do RIGHT on TARGET, under the policy in a database
+      (--db, default ./data/ngac.db) or in a policy file (--policy).
       Prints the decision and USER's privileges on TARGET.
       Exit code 0 when allowed, 1 when denied, 2 on bad input.
+  ngac import FILE [--db FILE] [--format ngac|pm]
+      Replace the policy in the database with the policy file FILE, atomically.
+  ngac export [--db FILE] [--format ngac]
+      Print the policy in the database as a policy file.
+  ngac backup --db FILE --to FILE
+      Copy the database with SQLite's online backup (consistent while it is served).
   ngac help
       Show this text.
 
 Options:
+  --db FILE         the SQLite database (default ./data/ngac.db, or $NGAC_DB)
   --policy FILE     a policy file (JSON, DESIGN section 5)
-  --format FORMAT   ngac (default) or pm (NIST policy-machine-core JSON)
+  --format FORMAT   ngac (default) or pm (NIST policy-machine-core JSON, import only)
   --explain         show, per policy class, the rights and the paths that grant them,
                     and the prohibitions that apply
   --process ID      decide for USER acting through process ID
+
+Exit codes: 0 success or allowed, 1 denied, 2 bad input (including a file that is not
+an ngac-pdp database), 3 the database failed (full, locked, read-only, I/O error).
 `
 
-/** Output streams and exit, injectable for tests. */
+const DEFAULT_DB = './data/ngac.db'
+
+/** Failures of the database itself rather than of what the user gave: exit code 3. */
+const FAULTS: ReadonlySet<string> = new Set([
+  'NGAC_ERR_STORE_FULL', 'NGAC_ERR_STORE_READONLY', 'NGAC_ERR_STORE_BUSY', 'NGAC_ERR_STORE_IO', 'NGAC_ERR_STORE_CORRUPT'
+])
+
+/** Output streams, injectable for tests. */
 export interface CliIo {
   out: (text: string) => void
   err: (text: string) => void
@@ -40,19 +60,25 @@ const defaultIo: CliIo = {
 }
 
 /**
- * Runs the CLI with `argv` (without node and script) and returns the exit code.
+ * Runs the CLI with `argv` (without node and script) and resolves to the exit code.
  *
  * @example
  * ```ts
- * const code = runCli(['check', 'alice', 'read', 'report', '--policy', 'policy.json'])
+ * const code = await runCli(['check', 'alice', 'read', 'report', '--policy', 'policy.json'])
  * ```
  */
-export function runCli (argv: readonly string[], io: CliIo = defaultIo): number {
+export async function runCli (argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   try {
     const [command, ...rest] = argv
     switch (command) {
       case 'check':
         return check(rest, io)
+      case 'import':
+        return importPolicy(rest, io)
+      case 'export':
+        return exportCommand(rest, io)
+      case 'backup':
+        return await backup(rest, io)
       case undefined:
       case 'help':
       case '--help':
@@ -64,7 +90,7 @@ export function runCli (argv: readonly string[], io: CliIo = defaultIo): number 
     }
   } catch (err) {
     io.err(`ngac: ${describe(err)}\n`)
-    return 2
+    return isNgacError(err) && FAULTS.has(err.code) ? 3 : 2
   }
 }
 
@@ -73,6 +99,7 @@ function check (argv: readonly string[], io: CliIo): number {
     args: [...argv],
     allowPositionals: true,
     options: {
+      db: { type: 'string' },
       policy: { type: 'string' },
       format: { type: 'string' },
       explain: { type: 'boolean' },
@@ -80,23 +107,99 @@ function check (argv: readonly string[], io: CliIo): number {
     }
   }))
   if (positionals.length !== 3) {
-    throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac check USER RIGHT TARGET --policy FILE [--explain]')
+    throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac check USER RIGHT TARGET (--db FILE | --policy FILE) [--explain]')
   }
   const [user, right, target] = positionals as [string, string, string]
-  const file = values.policy
-  if (typeof file !== 'string') {
-    throw new NgacError('NGAC_ERR_VALIDATION', 'give the policy with --policy FILE')
+  if (values.db !== undefined && values.policy !== undefined) {
+    throw new NgacError('NGAC_ERR_VALIDATION', 'give either --db or --policy, not both')
   }
-  const graph = loadPolicy(readJson(file), { format: policyFormat(values.format) })
-  const pdp = new DecisionEngine(graph)
-  const process = typeof values.process === 'string' ? values.process : undefined
-  const request = process === undefined ? { user, target } : { user, target, process }
-  const { allowed } = pdp.check({ ...request, right })
-  const privileges = pdp.privileges(request)
-  io.out(`${allowed ? 'ALLOW' : 'DENY'}: ${user} ${allowed ? 'may' : 'may not'} ${right} ${target}\n`)
-  io.out(`privileges of ${user} on ${target}: ${privileges.length === 0 ? '(none)' : privileges.join(', ')}\n`)
-  if (values.explain === true) io.out(formatExplanation(pdp.explain(request)))
-  return allowed ? 0 : 1
+  const policy = typeof values.policy === 'string'
+    ? openPolicy({ policy: readJson(values.policy), format: policyFormat(values.format) })
+    : openPolicy({ db: existingDb(dbPath(values.db)) })
+  try {
+    const process = typeof values.process === 'string' ? values.process : undefined
+    const request = process === undefined ? { user, target } : { user, target, process }
+    const { allowed } = policy.check({ ...request, right })
+    const privileges = policy.privileges(request)
+    io.out(`${allowed ? 'ALLOW' : 'DENY'}: ${user} ${allowed ? 'may' : 'may not'} ${right} ${target}\n`)
+    io.out(`privileges of ${user} on ${target}: ${privileges.length === 0 ? '(none)' : privileges.join(', ')}\n`)
+    if (values.explain === true) io.out(formatExplanation(policy.explain(request)))
+    return allowed ? 0 : 1
+  } finally {
+    policy.close()
+  }
+}
+
+function importPolicy (argv: readonly string[], io: CliIo): number {
+  const { values, positionals } = usage(() => parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { db: { type: 'string' }, format: { type: 'string' }, actor: { type: 'string' } }
+  }))
+  if (positionals.length !== 1) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac import FILE [--db FILE] [--format ngac|pm]')
+  const doc = readJson(positionals[0] as string)
+  const format = policyFormat(values.format)
+  const db = dbPath(values.db)
+  const policy = openPolicy({ db })
+  try {
+    const revision = policy.replace(doc, format, { actor: typeof values.actor === 'string' ? values.actor : 'ngac import' })
+    const stats = policy.graph.stats
+    io.out(`imported ${positionals[0]} into ${db}: revision ${revision}, ${stats.nodes} nodes, ${stats.assignments} assignments, ${stats.associations} associations, ${stats.prohibitions} prohibitions\n`)
+    return 0
+  } finally {
+    policy.close()
+  }
+}
+
+function exportCommand (argv: readonly string[], io: CliIo): number {
+  const { values, positionals } = usage(() => parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { db: { type: 'string' }, format: { type: 'string' } }
+  }))
+  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac export [--db FILE] [--format ngac]')
+  if (policyFormat(values.format) !== 'ngac') {
+    throw new NgacError('NGAC_ERR_VALIDATION', 'export writes the ngac policy file format only; policy-machine-core JSON is an import format')
+  }
+  const store = new SqliteStore(existingDb(dbPath(values.db)), { readonly: true })
+  try {
+    io.out(JSON.stringify(store.load().document, null, 2) + '\n')
+    return 0
+  } finally {
+    store.close()
+  }
+}
+
+async function backup (argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = usage(() => parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { db: { type: 'string' }, to: { type: 'string' } }
+  }))
+  if (positionals.length !== 0 || typeof values.to !== 'string') {
+    throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac backup --db FILE --to FILE')
+  }
+  const store = new SqliteStore(existingDb(dbPath(values.db)), { readonly: true })
+  try {
+    await store.backup(values.to)
+    io.out(`backed up ${store.path} at revision ${store.revision} to ${values.to}\n`)
+    return 0
+  } finally {
+    store.close()
+  }
+}
+
+function dbPath (flag: unknown): string {
+  if (typeof flag === 'string') return flag
+  return process.env.NGAC_DB ?? DEFAULT_DB
+}
+
+/** Commands that only read refuse to create a database where there is none. */
+function existingDb (path: string): string {
+  if (path !== ':memory:' && !existsSync(path)) {
+    throw new NgacError('NGAC_ERR_VALIDATION', `there is no database at ${path}; create one with 'ngac import FILE --db ${path}', or give --db or --policy`)
+  }
+  return path
 }
 
 function formatExplanation (e: Explanation): string {
@@ -151,7 +254,7 @@ function describe (err: unknown): string {
 
 // Run when executed directly (bin or `node dist/src/cli.js`), not when imported by tests.
 if (process.argv[1] !== undefined && isMain(process.argv[1])) {
-  process.exitCode = runCli(process.argv.slice(2))
+  process.exitCode = await runCli(process.argv.slice(2))
 }
 
 function isMain (script: string): boolean {

@@ -50,7 +50,24 @@ export const ERROR_CODES = {
   /** A prohibition of that name already exists. */
   NGAC_ERR_PROHIBITION_EXISTS: 409,
   /** The prohibition does not exist. */
-  NGAC_ERR_PROHIBITION_NOT_FOUND: 404
+  NGAC_ERR_PROHIBITION_NOT_FOUND: 404,
+  // Faults of the durable store: not the client's doing, so 5xx.
+  /** The disk or database is full. */
+  NGAC_ERR_STORE_FULL: 507,
+  /** The database file or its directory is read-only. */
+  NGAC_ERR_STORE_READONLY: 503,
+  /** Another process holds the database's write lock longer than the busy timeout. */
+  NGAC_ERR_STORE_BUSY: 503,
+  /** An I/O error, or a file that cannot be opened. */
+  NGAC_ERR_STORE_IO: 503,
+  /** The store was closed. */
+  NGAC_ERR_STORE_CLOSED: 503,
+  /** The file is not an ngac-pdp database (text, another program's SQLite); it is left untouched. */
+  NGAC_ERR_STORE_FOREIGN: 500,
+  /** The database has a newer schema than this version understands; it is left untouched. */
+  NGAC_ERR_STORE_VERSION: 500,
+  /** SQLite found the database corrupt. */
+  NGAC_ERR_STORE_CORRUPT: 500
 } as const
 
 /** A stable error code of the catalogue. */

@@ -3,7 +3,8 @@
  * answers decisions about it, synchronously.
  */
 import { NgacError } from './errors.js'
-import { exportPolicy, loadPolicy, PolicyGraph, type PolicyDocument, type PolicyFormat } from './graph/index.js'
+import { exportPolicy, loadPolicy, PolicyGraph, type Operation, type PolicyDocument, type PolicyFormat } from './graph/index.js'
+import { PolicyAdministrator, type ChangeOptions, type ChangeResult } from './pap/index.js'
 import {
   DecisionEngine,
   type AclEntry,
@@ -15,15 +16,16 @@ import {
   type SubjectRequest,
   type TargetRequest
 } from './pdp/index.js'
+import { SqliteStore, type ChangelogEntry } from './store/index.js'
 
 /** Options of {@link openPolicy}. */
 export interface OpenPolicyOptions {
   /**
-   * Where the policy lives: `':memory:'` (the default) keeps it in this process only.
-   * A file path will name an SQLite database once the durable store lands.
+   * Where the policy lives: an SQLite file (created with its directory when missing), or
+   * `':memory:'` (the default) to keep it in this process only.
    */
   readonly db?: string
-  /** A policy document to start from. */
+  /** A policy document to replace the stored policy with on opening. */
   readonly policy?: unknown
   /** The format of `policy`: `ngac` (default) or `pm` (NIST policy-machine-core JSON). */
   readonly format?: PolicyFormat
@@ -41,19 +43,21 @@ export interface OpenPolicyOptions {
  * ```
  */
 export class Policy {
-  #graph: PolicyGraph
+  readonly #store: SqliteStore | undefined
+  readonly #pap: PolicyAdministrator
   #engine: DecisionEngine
   #closed = false
 
-  constructor (graph: PolicyGraph = new PolicyGraph()) {
-    this.#graph = graph
+  constructor (graph: PolicyGraph = new PolicyGraph(), store?: SqliteStore) {
+    this.#store = store
+    this.#pap = new PolicyAdministrator(graph, store)
     this.#engine = new DecisionEngine(graph)
+    this.#pap.onReplace((next) => { this.#engine = new DecisionEngine(next) })
   }
 
-  /** The policy graph; change it only through this object's methods or a batch on it. */
+  /** The policy graph; change it only through this object's methods. */
   get graph (): PolicyGraph {
-    this.#open()
-    return this.#graph
+    return this.#open()
   }
 
   /** The revision of the last committed change. */
@@ -62,17 +66,29 @@ export class Policy {
   }
 
   /**
-   * Replaces the whole policy with `doc`, atomically: a bad document changes nothing.
+   * Replaces the whole policy with `doc`, atomically (and durably, with a database): a bad document
+   * changes nothing.
    * @returns the new revision.
-   * @throws NgacError NGAC_ERR_POLICY_FILE listing every problem of the document.
+   * @throws NgacError NGAC_ERR_POLICY_FILE listing every problem of the document, NGAC_ERR_STORE_*.
    */
-  replace (doc: unknown, format: PolicyFormat = 'ngac'): number {
-    const previous = this.#open().revision
-    const graph = loadPolicy(doc, { format })
-    graph.setRevision(previous + 1)
-    this.#graph = graph
-    this.#engine = new DecisionEngine(graph)
-    return graph.revision
+  replace (doc: unknown, format: PolicyFormat = 'ngac', options: ChangeOptions = {}): number {
+    this.#open()
+    return this.#pap.replace(doc, { ...options, format }).revision
+  }
+
+  /**
+   * Applies administrative operations as one atomic batch (DESIGN section 4).
+   * @throws NgacError the failing operation's error (nothing applied), NGAC_ERR_STORE_*.
+   */
+  apply (operations: readonly Operation[], options: ChangeOptions = {}): ChangeResult {
+    this.#open()
+    return this.#pap.apply(operations, options)
+  }
+
+  /** Changelog entries after `since` (needs a database; empty in memory). */
+  changes (since = 0, limit = 1000): ChangelogEntry[] {
+    this.#open()
+    return this.#store?.changes(since, limit) ?? []
   }
 
   /** The policy as a policy document (DESIGN section 5). */
@@ -116,14 +132,16 @@ export class Policy {
     return this.#engine.explain(request)
   }
 
-  /** Releases the policy; later calls throw. */
+  /** Closes the policy and its database; later calls throw. */
   close (): void {
+    if (this.#closed) return
     this.#closed = true
+    this.#store?.close()
   }
 
   #open (): PolicyGraph {
-    if (this.#closed) throw new NgacError('NGAC_ERR_VALIDATION', 'the policy is closed')
-    return this.#graph
+    if (this.#closed) throw new NgacError('NGAC_ERR_STORE_CLOSED', 'the policy is closed')
+    return this.#pap.graph
   }
 }
 
@@ -141,10 +159,17 @@ export class Policy {
  */
 export function openPolicy (options: OpenPolicyOptions = {}): Policy {
   const db = options.db ?? ':memory:'
-  if (db !== ':memory:') {
-    throw new NgacError('NGAC_ERR_VALIDATION', `cannot open '${db}': only ':memory:' policies are available in this version`)
+  const store = new SqliteStore(db)
+  let policy: Policy
+  try {
+    const { revision, document } = store.load()
+    const graph = loadPolicy(document)
+    graph.setRevision(revision)
+    policy = new Policy(graph, store)
+    if (options.policy !== undefined) policy.replace(options.policy, options.format)
+  } catch (err) {
+    store.close()
+    throw err
   }
-  const policy = new Policy()
-  if (options.policy !== undefined) policy.replace(options.policy, options.format)
   return policy
 }

@@ -10,7 +10,7 @@ const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'ngac-cli-'))
 
 function ngac (...args: string[]): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' })
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, NGAC_DB: '' } })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -88,7 +88,8 @@ t.test('bad input exits 2 with a message that says what to fix', async (t) => {
   t.match(invalid.stderr, /'x'/)
 
   t.equal(ngac('check', 'alice', 'read', '--policy', policy).status, 2, 'too few arguments')
-  t.equal(ngac('check', 'alice', 'read', 'report').status, 2, 'no --policy')
+  t.equal(ngac('check', 'alice', 'read', 'report').status, 2, 'no --policy and no database')
+  t.equal(ngac('check', 'alice', 'read', 'report', '--policy', policy, '--db', 'x.db').status, 2, 'both --policy and --db')
   t.equal(ngac('check', 'alice', 'read', 'report', '--policy', policy, '--bogus').status, 2, 'unknown flag')
   t.equal(ngac('check', 'alice', 'read', 'report', '--policy', policy, '--format', 'xml').status, 2, 'unknown format')
   t.equal(ngac('frobnicate').status, 2, 'unknown command')
@@ -97,5 +98,42 @@ t.test('bad input exits 2 with a message that says what to fix', async (t) => {
 t.test('help', async (t) => {
   const r = ngac('help')
   t.equal(r.status, 0)
-  t.match(r.stdout, /ngac check USER RIGHT TARGET --policy FILE/)
+  t.match(r.stdout, /ngac check USER RIGHT TARGET \(--db FILE \| --policy FILE\)/)
+})
+
+t.test('import into a database, check against it, export it and back it up', async (t) => {
+  const db = join(dir, 'store', 'ngac.db')
+  const imported = ngac('import', policy, '--db', db)
+  t.equal(imported.status, 0, imported.stderr)
+  t.match(imported.stdout, /revision 1, 9 nodes/)
+  t.equal(ngac('check', 'alice', 'read', 'report', '--db', db).status, 0)
+  t.equal(ngac('check', 'bob', 'read', 'report', '--db', db).status, 1)
+
+  const exported = ngac('export', '--db', db)
+  t.equal(exported.status, 0)
+  const doc = JSON.parse(exported.stdout) as { nodes: unknown[], associations: unknown[], prohibitions: unknown[] }
+  t.equal(doc.nodes.length, 9)
+  t.equal(doc.associations.length, 2)
+  t.equal(doc.prohibitions.length, 1)
+
+  const copy = join(dir, 'backups', 'copy.db')
+  const backed = ngac('backup', '--db', db, '--to', copy)
+  t.equal(backed.status, 0, backed.stderr)
+  t.match(backed.stdout, /at revision 1/)
+  t.equal(ngac('check', 'alice', 'read', 'report', '--db', copy).status, 0, 'the backup answers the same')
+  t.same(JSON.parse(ngac('export', '--db', copy).stdout), doc)
+
+  const again = ngac('import', policy, '--db', db)
+  t.match(again.stdout, /revision 2/, 'a second import is the next revision')
+})
+
+t.test('the database commands refuse what they cannot use', async (t) => {
+  t.equal(ngac('export', '--db', join(dir, 'absent.db')).status, 2, 'export does not create a database')
+  t.equal(ngac('backup', '--db', join(dir, 'absent.db'), '--to', join(dir, 'x.db')).status, 2)
+  const text = file('notes.txt', 'not a database')
+  const refused = ngac('import', policy, '--db', text)
+  t.equal(refused.status, 2)
+  t.match(refused.stderr, /NGAC_ERR_STORE_FOREIGN/)
+  t.equal(ngac('export', '--db', text).status, 2)
+  t.equal(ngac('export', '--format', 'pm', '--db', text).status, 2, 'pm is an import format')
 })

@@ -56,12 +56,13 @@ t.test('toJSON is {code, message} plus details only when there are some', (t) =>
   t.end()
 })
 
-t.test('every code of the catalogue is NGAC_ERR_* with a 4xx status', (t) => {
+t.test('every code of the catalogue is NGAC_ERR_*; client mistakes are 4xx, only store faults 5xx', (t) => {
   t.ok(CODES.length > 0)
   for (const code of CODES) {
     t.match(code, /^NGAC_ERR_[A-Z0-9_]+$/, code)
     const status = ERROR_CODES[code]
-    t.ok(Number.isInteger(status) && status >= 400 && status < 500, `${code} has a 4xx status (${status})`)
+    const range = code.startsWith('NGAC_ERR_STORE_') ? [500, 600] : [400, 500]
+    t.ok(Number.isInteger(status) && status >= range[0] && status < range[1], `${code} has a status in ${range[0]}-${range[1] - 1} (${status})`)
   }
   t.end()
 })

@@ -1,5 +1,8 @@
 // The library as users import it: by the package name, through package.json's exports map
 // (resolved to the build in dist/, which npm test makes first).
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { openPolicy, NgacError, type PolicyDocument } from 'ngac-pdp'
 
@@ -53,7 +56,7 @@ t.test('openPolicy: replace, check, privileges, review queries, explain, close',
   t.same(e.prohibitions, [{ name: 'no-salaries', rights: ['read', 'write'] }])
   t.equal(e.revision, 1)
   policy.close()
-  t.throws(() => policy.check({ user: 'alice', right: 'read', target: 'report' }), { code: 'NGAC_ERR_VALIDATION' })
+  t.throws(() => policy.check({ user: 'alice', right: 'read', target: 'report' }), { code: 'NGAC_ERR_STORE_CLOSED' })
 })
 
 t.test('anonymous users and objects, by their attributes', async (t) => {
@@ -95,6 +98,23 @@ t.test('replace is atomic: a bad document changes nothing', async (t) => {
   t.equal(policy.check({ user: 'alice', right: 'read', target: 'report' }).allowed, true)
 })
 
-t.test('a database file is refused until the durable store exists', async (t) => {
-  t.throws(() => openPolicy({ db: './data/ngac.db' }), { code: 'NGAC_ERR_VALIDATION' })
+t.test('a database file keeps the policy and its changes across opens', async (t) => {
+  const db = join(mkdtempSync(join(tmpdir(), 'ngac-policy-')), 'nested', 'ngac.db')
+  const first = openPolicy({ db, policy: doc })
+  t.same(first.apply([
+    { op: 'createNode', name: 'carol', type: 'U', parents: ['editors'] },
+    { op: 'assign', child: 'salaries', parent: 'RBAC' },
+    { op: 'deassign', child: 'salaries', parent: 'docs' }
+  ], { actor: 'test' }), { revision: 2 })
+  t.throws(() => first.apply([{ op: 'assign', child: 'carol', parent: 'nowhere' }]), { code: 'NGAC_ERR_NODE_NOT_FOUND' })
+  first.close()
+  const second = openPolicy({ db })
+  t.equal(second.revision, 2)
+  t.equal(second.check({ user: 'carol', right: 'write', target: 'report' }).allowed, true)
+  t.same(second.graph.parentsOf('salaries'), ['RBAC'])
+  t.same(second.changes().map((c) => [c.revision, c.actor, c.operations.map((o) => o.op)]), [
+    [1, null, ['replacePolicy']],
+    [2, 'test', ['createNode', 'assign', 'deassign']]
+  ])
+  second.close()
 })

@@ -1,0 +1,1 @@
+export { PolicyAdministrator, type ChangeOptions, type ChangeResult } from './administrator.js'
