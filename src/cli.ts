@@ -9,12 +9,18 @@ import { parseArgs } from 'node:util'
 import { isNgacError, NgacError } from './errors.js'
 import type { PolicyFormat } from './graph/index.js'
 import type { Explanation } from './pdp/index.js'
+import { loadConfig } from './config.js'
 import { openPolicy } from './policy.js'
+import { startServer } from './server.js'
 import { SqliteStore } from './store/index.js'
 
 const USAGE = `ngac: NGAC policy decision point
 
 Usage:
+  ngac serve [--db FILE] [--host H] [--port P] [--grpc-port P] [--config FILE]
+      Serve the REST API (administration, decisions, /docs, /metrics) on
+      127.0.0.1:8080 by default, with the policy in ./data/ngac.db.
+      Environment: NGAC_DB, HOST, PORT, NGAC_ADMIN_TOKEN, NGAC_LOG_LEVEL.
   ngac check USER RIGHT TARGET (--db FILE | --policy FILE) [--explain] [--process ID]
       Decide whether USER may do RIGHT on TARGET, under the policy in a database
       (--db, default ./data/ngac.db) or in a policy file (--policy).
@@ -79,6 +85,8 @@ export async function runCli (argv: readonly string[], io: CliIo = defaultIo): P
         return exportCommand(rest, io)
       case 'backup':
         return await backup(rest, io)
+      case 'serve':
+        return await serve(rest)
       case undefined:
       case 'help':
       case '--help':
@@ -189,6 +197,41 @@ async function backup (argv: readonly string[], io: CliIo): Promise<number> {
   }
 }
 
+async function serve (argv: readonly string[]): Promise<number> {
+  const { values, positionals } = usage(() => parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      db: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'grpc-port': { type: 'string' },
+      workers: { type: 'string' },
+      config: { type: 'string' }
+    }
+  }))
+  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac serve [--db FILE] [--host H] [--port P] [--config FILE]')
+  const flags: Record<string, string | number> = {}
+  if (values.db !== undefined) flags.db = values.db as string
+  if (values.host !== undefined) flags.host = values.host as string
+  if (values.port !== undefined) flags.port = integer(values.port, '--port')
+  if (values['grpc-port'] !== undefined) flags.grpcPort = integer(values['grpc-port'], '--grpc-port')
+  if (values.workers !== undefined) flags.workers = integer(values.workers, '--workers')
+  const config = loadConfig({
+    ...(typeof values.config === 'string' ? { file: values.config } : {}),
+    env: process.env,
+    flags
+  })
+  await startServer(config)
+  // Keep running: the server closes the process on SIGTERM or SIGINT.
+  return new Promise<number>(() => {})
+}
+
+function integer (value: unknown, flag: string): number {
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new NgacError('NGAC_ERR_VALIDATION', `${flag} must be a non-negative integer`)
+  return Number(value)
+}
+
 function dbPath (flag: unknown): string {
   if (typeof flag === 'string') return flag
   return process.env.NGAC_DB ?? DEFAULT_DB
@@ -245,7 +288,8 @@ function readJson (file: string): unknown {
 function describe (err: unknown): string {
   if (isNgacError(err)) {
     const details = Array.isArray(err.details) && err.details.length > 0
-      ? '\n' + err.details.map((d: { path?: string, message?: string }) => `  ${d.path ?? ''}: ${d.message ?? ''}`).join('\n')
+      ? '\n' + err.details.map((d: string | { path?: string, message?: string }) =>
+        typeof d === 'string' ? `  ${d}` : `  ${d.path ?? ''}: ${d.message ?? ''}`).join('\n')
       : ''
     return `${err.message} [${err.code}]${details}`
   }

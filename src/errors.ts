@@ -51,6 +51,28 @@ export const ERROR_CODES = {
   NGAC_ERR_PROHIBITION_EXISTS: 409,
   /** The prohibition does not exist. */
   NGAC_ERR_PROHIBITION_NOT_FOUND: 404,
+  /** A config file, environment variable or flag with a wrong or unknown value. */
+  NGAC_ERR_CONFIG: 400,
+  /** No route matches the method and path. */
+  NGAC_ERR_ROUTE_NOT_FOUND: 404,
+  /** The request body is larger than the route accepts. */
+  NGAC_ERR_BODY_TOO_LARGE: 413,
+  /** The body is not valid JSON. */
+  NGAC_ERR_MALFORMED_JSON: 400,
+  /** The JSON body nests deeper than the limit. */
+  NGAC_ERR_JSON_TOO_DEEP: 400,
+  /** The body's content type is not application/json. */
+  NGAC_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The URL cannot be decoded. */
+  NGAC_ERR_BAD_URL: 400,
+  /** A page cursor that this server did not give, or that the policy replacement made stale. */
+  NGAC_ERR_INVALID_CURSOR: 400,
+  /** A batch with more operations than the limit. */
+  NGAC_ERR_BATCH_TOO_LARGE: 413,
+  /** The administration routes need a valid bearer token. */
+  NGAC_ERR_UNAUTHORIZED: 401,
+  /** The caller lacks the right for the operation. */
+  NGAC_ERR_FORBIDDEN: 403,
   // Faults of the durable store: not the client's doing, so 5xx.
   /** The disk or database is full. */
   NGAC_ERR_STORE_FULL: 507,
@@ -67,7 +89,9 @@ export const ERROR_CODES = {
   /** The database has a newer schema than this version understands; it is left untouched. */
   NGAC_ERR_STORE_VERSION: 500,
   /** SQLite found the database corrupt. */
-  NGAC_ERR_STORE_CORRUPT: 500
+  NGAC_ERR_STORE_CORRUPT: 500,
+  /** A bug: something the server did not expect. Reported with the request id; never caused by input. */
+  NGAC_ERR_INTERNAL: 500
 } as const
 
 /** A stable error code of the catalogue. */

@@ -85,6 +85,15 @@ export class Policy {
     return this.#pap.apply(operations, options)
   }
 
+  /**
+   * Throws unless the policy is open and its store takes writes (readiness).
+   * @throws NgacError NGAC_ERR_STORE_*
+   */
+  ready (): void {
+    this.#open()
+    this.#store?.checkWritable()
+  }
+
   /** Changelog entries after `since` (needs a database; empty in memory). */
   changes (since = 0, limit = 1000): ChangelogEntry[] {
     this.#open()

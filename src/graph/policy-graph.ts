@@ -148,6 +148,7 @@ export class PolicyGraph {
   readonly #processProhibitions = new Map<string, Prohibition[]>()
   readonly #policyClasses: number[] = [] // in id order
   #nodeCount = 0
+  readonly #typeCounts = [0, 0, 0, 0, 0]
   #assignmentCount = 0
   #associationCount = 0
   #undo: (() => void)[] | null = null
@@ -169,9 +170,11 @@ export class PolicyGraph {
     return this.#rights.resourceRights
   }
 
-  /** Element counts. */
-  get stats (): { nodes: number, assignments: number, associations: number, prohibitions: number } {
+  /** Element counts, nodes also by type. */
+  get stats (): { nodes: number, assignments: number, associations: number, prohibitions: number, nodesByType: Record<NodeType, number> } {
+    const t = this.#typeCounts
     return {
+      nodesByType: { PC: t[PC], UA: t[UA], U: t[U], OA: t[OA], O: t[O] },
       nodes: this.#nodeCount,
       assignments: this.#assignmentCount,
       associations: this.#associationCount,
@@ -451,6 +454,7 @@ export class PolicyGraph {
       this.#containerRefs.push(0)
       this.#ids.set(name, id)
       this.#nodeCount++
+      this.#typeCounts[code]++
       if (code === PC) this.#policyClasses.push(id)
       for (const pid of parentIds) this.#children[pid].push(id)
       this.#assignmentCount += parentIds.length
@@ -459,6 +463,7 @@ export class PolicyGraph {
       this.#assignmentCount -= parentIds.length
       if (code === PC) this.#policyClasses.pop()
       this.#nodeCount--
+      this.#typeCounts[code]--
       this.#ids.delete(name)
       this.#names.pop()
       this.#types.pop()
@@ -506,8 +511,10 @@ export class PolicyGraph {
       this.#properties[id] = NO_PROPERTIES
       if (code === PC) pcPosition = removeItem(this.#policyClasses, id)
       this.#nodeCount--
+      this.#typeCounts[code]--
     }, () => {
       this.#nodeCount++
+      this.#typeCounts[code]++
       if (code === PC) insertItem(this.#policyClasses, pcPosition, id)
       this.#properties[id] = properties
       this.#parents[id] = parents

@@ -273,6 +273,20 @@ export class SqliteStore {
     }
   }
 
+  /**
+   * Throws unless the store can take a write now: takes the write lock and gives it back.
+   * @throws NgacError NGAC_ERR_STORE_READONLY, NGAC_ERR_STORE_BUSY, NGAC_ERR_STORE_*
+   */
+  checkWritable (): void {
+    this.#open()
+    try {
+      this.#db.exec('BEGIN IMMEDIATE')
+      this.#db.exec('ROLLBACK')
+    } catch (err) {
+      throw storeError(err, `the policy store ${this.path} cannot take writes`)
+    }
+  }
+
   /** Closes the database; later calls throw. */
   close (): void {
     if (this.#closed) return

@@ -1,0 +1,40 @@
+/**
+ * The OpenAPI document, generated from the route schemas (@fastify/swagger), served at
+ * `/openapi.json` with an interactive page at `/docs` (@fastify/swagger-ui). openapi.yaml at the
+ * repository root is the same document, written by `npm run openapi`.
+ */
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+import { readFileSync } from 'node:fs'
+import { ERROR_CODES } from '../errors.js'
+
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+
+const DESCRIPTION = `A policy decision point for NIST Next Generation Access Control (NGAC).
+
+Every error is \`{"code": "NGAC_ERR_...", "message": "...", "details"?: ...}\`. The codes and their statuses:
+
+${Object.entries(ERROR_CODES).map(([code, status]) => `- \`${code}\` (${status})`).join('\n')}
+`
+
+/** Registers the OpenAPI generator, `/openapi.json` and `/docs`. */
+export const docsRoutes = fp(async (app) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'ngac-pdp', version, description: DESCRIPTION, license: { name: 'Apache-2.0', identifier: 'Apache-2.0' } },
+      tags: [
+        { name: 'decisions', description: 'Access decisions and review queries' },
+        { name: 'administration', description: 'Policy administration' },
+        { name: 'operations', description: 'Health, readiness and metrics' }
+      ],
+      components: {
+        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (config admin.token or NGAC_ADMIN_TOKEN), when one is set' } }
+      }
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}, { name: 'ngac-docs' })

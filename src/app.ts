@@ -1,0 +1,93 @@
+/**
+ * buildApp: the fastify application, its plugin tree and no listening socket (tests use inject).
+ *
+ * ```
+ * app: JSON parser (depth limit), validator compilers, error and not-found handlers, metrics
+ *  +- ops plugin        /healthz /readyz /metrics
+ *  +- docs plugin       /openapi.json /docs
+ *  +- decision plugin   /v1/check ...           (no admin hooks on the decision path)
+ *  +- admin plugin      /v1/nodes /v1/batch ... (bearer token when configured)
+ * ```
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { adminRoutes } from './api/admin-routes.js'
+import { decisionRoutes } from './api/decision-routes.js'
+import { docsRoutes } from './api/docs-routes.js'
+import { buildValidatorCompiler, installJsonParser, sendError } from './api/http.js'
+import { Metrics } from './api/metrics.js'
+import { opsRoutes } from './api/ops-routes.js'
+import { SHARED_SCHEMAS } from './api/schemas.js'
+import type { Config } from './config.js'
+import { NgacError } from './errors.js'
+import { openPolicy, type Policy } from './policy.js'
+
+/** What the app is built from besides its config. */
+export interface AppDeps {
+  /** The policy to serve; opened from `config.db` when not given (and then closed with the app). */
+  readonly policy?: Policy
+  /** fastify's logger option; the config's log level when not given. */
+  readonly logger?: FastifyServerOptions['logger']
+}
+
+/** The app with its type provider. */
+export type App = FastifyInstance & { readonly policy: Policy, readonly config: Config, readonly metrics: Metrics }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    policy: Policy
+    config: Config
+    metrics: Metrics
+  }
+}
+
+/**
+ * Builds the app for a config. Call `listen` yourself, or `inject` in tests.
+ *
+ * @example
+ * ```ts
+ * const app = await buildApp(loadConfig({ document: { db: ':memory:' } }))
+ * const res = await app.inject({ method: 'GET', url: '/healthz' })
+ * await app.close()
+ * ```
+ */
+export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App> {
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.logLevel },
+    bodyLimit: config.limits.bodyBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: 'x-request-id',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    schemaController: {
+      compilersFactory: {
+        // NOTE: fastify's type for this factory is narrower than what it passes at run time.
+        buildValidator: ((externalSchemas: Record<string, unknown>) => buildValidatorCompiler(externalSchemas)) as never
+      }
+    },
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const ownPolicy = deps.policy === undefined
+  const policy = deps.policy ?? openPolicy({ db: config.db })
+  app.decorate('policy', policy)
+  app.decorate('config', config)
+  app.decorate('metrics', new Metrics(policy))
+  app.addHook('onClose', async () => { if (ownPolicy) policy.close() })
+
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
+  app.removeContentTypeParser('text/plain')
+  installJsonParser(app, config.limits.jsonDepth)
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply))
+  app.setNotFoundHandler((request, reply) => sendError(
+    new NgacError('NGAC_ERR_ROUTE_NOT_FOUND', `there is no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`),
+    request, reply))
+  app.metrics.instrument(app)
+
+  await app.register(docsRoutes)
+  await app.register(opsRoutes)
+  await app.register(decisionRoutes)
+  await app.register(adminRoutes)
+  await app.ready()
+  return app as unknown as App
+}

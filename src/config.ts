@@ -1,0 +1,232 @@
+/**
+ * The one config loader (DESIGN section 5, Config): a JSON document validated by ajv against
+ * the schema below (defaults filled in, unknown keys an error that names them), then the
+ * environment, then command-line flags, each overriding the one before. The result is frozen.
+ */
+import { readFileSync } from 'node:fs'
+import { Ajv, type ErrorObject } from 'ajv'
+import { NgacError } from './errors.js'
+
+/** The validated, frozen configuration of a server. */
+export interface Config {
+  /** The SQLite database, or ':memory:'. */
+  readonly db: string
+  readonly host: string
+  readonly port: number
+  /** The public URL of this PDP (AuthZEN discovery); else the request's scheme and host. */
+  readonly publicUrl?: string
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  readonly grpc: { readonly port: number }
+  readonly workers?: number
+  readonly extAuthz: {
+    readonly identity: readonly ({ readonly type: 'xfcc' | 'principal' } | { readonly type: 'jwt', readonly header: string, readonly claim: string } | { readonly type: 'header', readonly header: string })[]
+    readonly rights: Readonly<Record<string, string>>
+    readonly routes: readonly { readonly path: string, readonly object: string, readonly right?: string }[]
+    readonly unknownObject: 'deny' | 'path'
+  }
+  readonly admin: {
+    /** Bearer token for the administration routes; required on a non-loopback host. */
+    readonly token?: string
+    readonly authorization: boolean
+    readonly tokens: readonly { readonly token: string, readonly user: string, readonly super?: boolean }[]
+  }
+  readonly limits: {
+    /** Largest request body on most routes, in bytes. */
+    readonly bodyBytes: number
+    /** Largest body of `PUT /v1/policy` and `POST /v1/batch`, in bytes. */
+    readonly policyBodyBytes: number
+    /** Deepest JSON nesting accepted in a body. */
+    readonly jsonDepth: number
+    /** Items per page when a list request gives no `limit`. */
+    readonly defaultPageSize: number
+    /** Largest `limit` of a list request. */
+    readonly maxPageSize: number
+    /** Most operations in one batch. */
+    readonly batchOperations: number
+  }
+}
+
+/** The JSON Schema of the config file. Every object is closed: an unknown key is an error. */
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    db: { type: 'string', minLength: 1, default: './data/ngac.db' },
+    host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+    publicUrl: { type: 'string', pattern: '^https?://' },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    workers: { type: 'integer', minimum: 1, maximum: 256 },
+    grpc: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { port: { type: 'integer', minimum: 0, maximum: 65535, default: 9191 } }
+    },
+    extAuthz: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        identity: {
+          type: 'array',
+          default: [{ type: 'xfcc' }, { type: 'principal' }],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['type'],
+            properties: {
+              type: { enum: ['xfcc', 'principal', 'jwt', 'header'] },
+              header: { type: 'string', minLength: 1 },
+              claim: { type: 'string', minLength: 1 }
+            }
+          }
+        },
+        rights: {
+          type: 'object',
+          additionalProperties: { type: 'string', minLength: 1 },
+          default: { GET: 'read', HEAD: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' }
+        },
+        routes: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path', 'object'],
+            properties: {
+              path: { type: 'string', pattern: '^/' },
+              object: { type: 'string', minLength: 1 },
+              right: { type: 'string', minLength: 1 }
+            }
+          }
+        },
+        unknownObject: { enum: ['deny', 'path'], default: 'deny' }
+      }
+    },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        token: { type: 'string', minLength: 16 },
+        authorization: { type: 'boolean', default: false },
+        tokens: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['token', 'user'],
+            properties: {
+              token: { type: 'string', minLength: 16 },
+              user: { type: 'string', minLength: 1 },
+              super: { type: 'boolean' }
+            }
+          }
+        }
+      }
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        bodyBytes: { type: 'integer', minimum: 1024, default: 1048576 },
+        policyBodyBytes: { type: 'integer', minimum: 1024, default: 268435456 },
+        jsonDepth: { type: 'integer', minimum: 2, maximum: 1024, default: 64 },
+        defaultPageSize: { type: 'integer', minimum: 1, default: 100 },
+        maxPageSize: { type: 'integer', minimum: 1, default: 1000 },
+        batchOperations: { type: 'integer', minimum: 1, default: 100000 }
+      }
+    }
+  }
+} as const
+
+/** Where a config comes from: a file, the environment and flags, later ones winning. */
+export interface ConfigSources {
+  /** Path of a JSON config file. */
+  readonly file?: string
+  /** A config document given directly (tests, embedding), applied where the file would be. */
+  readonly document?: unknown
+  /** Environment variables: NGAC_DB, HOST, PORT, NGAC_ADMIN_TOKEN, NGAC_PUBLIC_URL, NGAC_LOG_LEVEL. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Values from command-line flags. */
+  readonly flags?: Partial<Pick<Config, 'db' | 'host' | 'port' | 'workers'>> & { readonly grpcPort?: number }
+}
+
+const ajv = new Ajv({ useDefaults: true, allErrors: true, coerceTypes: false, strict: true })
+const validate = ajv.compile(CONFIG_SCHEMA)
+
+/**
+ * Loads, validates and freezes a config.
+ * @throws NgacError NGAC_ERR_CONFIG naming every unknown key and wrong value.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ file: 'ngac.json', env: process.env, flags: { port: 9000 } })
+ * ```
+ */
+export function loadConfig (sources: ConfigSources = {}): Config {
+  const doc = structuredClone(sources.file === undefined ? (sources.document ?? {}) : readConfigFile(sources.file)) as Record<string, unknown>
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new NgacError('NGAC_ERR_CONFIG', 'the config must be a JSON object')
+  }
+  const env = sources.env ?? {}
+  const flags = sources.flags ?? {}
+  const set = (key: string, value: unknown): void => { if (value !== undefined && value !== '') doc[key] = value }
+  set('db', env.NGAC_DB)
+  set('host', env.HOST)
+  set('port', env.PORT === undefined || env.PORT === '' ? undefined : toPort(env.PORT, 'PORT'))
+  set('publicUrl', env.NGAC_PUBLIC_URL)
+  set('logLevel', env.NGAC_LOG_LEVEL)
+  if (env.NGAC_ADMIN_TOKEN !== undefined && env.NGAC_ADMIN_TOKEN !== '') {
+    doc.admin = { ...(doc.admin as object | undefined), token: env.NGAC_ADMIN_TOKEN }
+  }
+  set('db', flags.db)
+  set('host', flags.host)
+  set('port', flags.port)
+  set('workers', flags.workers)
+  if (flags.grpcPort !== undefined) doc.grpc = { ...(doc.grpc as object | undefined), port: flags.grpcPort }
+  if (!validate(doc)) {
+    const problems = (validate.errors ?? []).map(describe)
+    throw new NgacError('NGAC_ERR_CONFIG', `invalid config: ${problems.join('; ')}`, { details: problems })
+  }
+  return deepFreeze(doc) as unknown as Config
+}
+
+function readConfigFile (file: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new NgacError('NGAC_ERR_CONFIG', `cannot read the config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new NgacError('NGAC_ERR_CONFIG', `the config file ${file} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+function toPort (value: string, name: string): number {
+  if (!/^\d{1,5}$/.test(value)) throw new NgacError('NGAC_ERR_CONFIG', `${name} must be a port number, not ${JSON.stringify(value)}`)
+  return Number(value)
+}
+
+function describe (e: ErrorObject): string {
+  const at = e.instancePath === '' ? 'the config' : e.instancePath.slice(1).replaceAll('/', '.')
+  if (e.keyword === 'additionalProperties') {
+    const key = (e.params as { additionalProperty: string }).additionalProperty
+    return `unknown key '${e.instancePath === '' ? key : `${at}.${key}`}'`
+  }
+  return `${at} ${e.message ?? 'is invalid'}`
+}
+
+function deepFreeze (value: unknown): unknown {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
