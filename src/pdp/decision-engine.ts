@@ -5,7 +5,7 @@
  * a user and attributes, no right) is an NGAC_ERR_VALIDATION error.
  */
 import { NgacError } from '../errors.js'
-import { PC, U, UA, OA, maskHas, type PolicyGraph, type RightsMask } from '../graph/index.js'
+import { PC, U, UA, OA, type PolicyGraph, type RightsCatalog, type RightsMask } from '../graph/index.js'
 import type { Evaluator, Subject, Target } from './evaluator.js'
 import { ProductionEvaluator } from './production-evaluator.js'
 
@@ -84,6 +84,8 @@ export interface DecisionEngineOptions {
 export class DecisionEngine {
   readonly graph: PolicyGraph
   readonly #evaluator: Evaluator
+  #catalog: RightsCatalog | undefined
+  readonly #masks = new Map<string, RightsMask>()
 
   constructor (graph: PolicyGraph, options: DecisionEngineOptions = {}) {
     this.graph = graph
@@ -103,17 +105,8 @@ export class DecisionEngine {
     const target = this.#target(request)
     const revision = this.graph.revision
     if (subject === null || target === null) return { allowed: false, revision }
-    const privileges = this.#evaluator.privileges(subject, target)
-    const rights = this.graph.rights
-    let allowed = true
-    for (let i = 0; i < required.length; i++) {
-      const index = rights.indexOf(required[i])
-      if (index < 0 || !maskHas(privileges, index)) {
-        allowed = false
-        break
-      }
-    }
-    return { allowed, revision }
+    const mask = this.#requiredMask(required)
+    return { allowed: mask !== null && this.#evaluator.allows(subject, target, mask), revision }
   }
 
   /** The subject's privileges on the target, sorted. */
@@ -187,6 +180,25 @@ export class DecisionEngine {
     }
     prohibitions.sort((a, b) => compare(a.name, b.name))
     return { privileges: this.privileges(request), policyClasses, prohibitions, revision }
+  }
+
+  /** The mask of `rights`, or null when one of them is unknown (so nobody holds it). Single rights are cached. */
+  #requiredMask (rights: readonly string[]): RightsMask | null {
+    const catalog = this.graph.rights
+    if (catalog !== this.#catalog) {
+      this.#catalog = catalog
+      this.#masks.clear()
+    }
+    if (rights.length === 1) {
+      const cached = this.#masks.get(rights[0])
+      if (cached !== undefined) return cached
+    }
+    // '*' names no single right: checking it is a deny, like any unknown right.
+    for (let i = 0; i < rights.length; i++) if (!catalog.has(rights[i])) return null
+    const mask = catalog.mask(rights)
+    // NOTE: bounded by the number of declared rights: unknown rights never get here.
+    if (rights.length === 1) this.#masks.set(rights[0], mask)
+    return mask
   }
 
   #privilegesMask (request: DecisionRequest): RightsMask {

@@ -35,6 +35,8 @@ export interface Evaluator {
   readonly graph: PolicyGraph
   /** granted(u, t) minus denied(u, p, t). */
   privileges (subject: Subject, target: Target): RightsMask
+  /** Whether privileges(u, t) holds every right of `required`; the fast path avoids allocating. */
+  allows (subject: Subject, target: Target, required: RightsMask): boolean
   /** denied(u, p, t): the rights of every prohibition that binds the subject and is satisfied for t. */
   denied (subject: Subject, target: Target): RightsMask
   /** Every node (not PC) on which the subject holds a non-empty set of privileges. */

@@ -49,6 +49,10 @@ export class ProductionEvaluator implements Evaluator {
   #grantEpoch = 0
   #markStamp = new Uint32Array(0) // is a mark (policy class or container) of the current query
   #markEpoch = 0
+  #userStamp = new Uint32Array(0) // an ancestor (or self) of the current subject
+  #userEpoch = 0
+  #userNodes = new Int32Array(0)
+  #userCount = 0
   #mark = new Int32Array(0) // mark number
   #slot = new Int32Array(0) // post-order position in the current walk
   #nodeStack = new Int32Array(0)
@@ -89,8 +93,9 @@ export class ProductionEvaluator implements Evaluator {
 
   denied (subject: Subject, target: Target): RightsMask {
     const out = this.graph.rights.empty()
-    if (!this.#validTarget(target) || !this.#userSide(subject, false)) return out
-    this.#targetSide(target, false)
+    if (!this.#validTarget(target) || !this.#userSide(subject)) return out
+    this.#walkTarget(target)
+    this.#fillTarget(target, false)
     const row = target.target >= 0 ? this.#slot[target.target] : this.#orderLength
     for (const p of this.#bound) {
       if (this.#satisfied(p, row)) orWords(out, 0, p.mask, this.#words)
@@ -100,7 +105,9 @@ export class ProductionEvaluator implements Evaluator {
 
   capabilities (subject: Subject): RightsByNode {
     const out: RightsByNode = new Map()
-    if (!this.#userSide(subject, true) || this.#grantList.length === 0) return out
+    if (!this.#userSide(subject)) return out
+    this.#grantsFromUser(false)
+    if (this.#grantList.length === 0) return out
     const graph = this.graph
     // Every node under an association target: the only nodes the user may hold rights on.
     const candidates = this.#descendants(this.#grantList)
@@ -130,7 +137,8 @@ export class ProductionEvaluator implements Evaluator {
     const graph = this.graph
     this.#ensureCapacity()
     this.#bound.length = 0
-    this.#targetSide(target, false)
+    this.#walkTarget(target)
+    this.#fillTarget(target, false)
     const pcCount = this.#pcCount
     if (pcCount === 0) return out
     // Prohibitions satisfied for the target, decided while the walk's stamps still hold its ancestors.
@@ -206,9 +214,20 @@ export class ProductionEvaluator implements Evaluator {
 
   /** Computes privileges(subject, target) into #result; false when they are certainly empty. */
   #decide (subject: Subject, target: Target): boolean {
-    if (!this.#validTarget(target) || !this.#userSide(subject, true)) return false
+    if (!this.#validTarget(target) || !this.#userSide(subject)) return false
+    this.#walkTarget(target)
+    // NOTE: grants are gathered from whichever side has fewer associations to look at: the
+    // user's attributes (associations from them) or the target's ancestors (associations to them).
+    const graph = this.graph
+    let fromUser = 0
+    for (let i = 0; i < this.#userCount; i++) fromUser += graph.associationsFrom(this.#userNodes[i]).length
+    let toTarget = 0
+    for (let i = 0; i < this.#orderLength; i++) toTarget += graph.associationsTo(this.#order[i]).length
+    if (fromUser === 0 || toTarget === 0) return false
+    if (fromUser <= toTarget) this.#grantsFromUser(true)
+    else this.#grantsFromTarget()
     if (this.#grantList.length === 0) return false
-    this.#targetSide(target, true)
+    this.#fillTarget(target, true)
     const row = target.target >= 0 ? this.#slot[target.target] : this.#orderLength
     const result = this.#result
     if (!this.#grantedInto(result, row, this.#pcCount * this.#words)) return false
@@ -226,10 +245,10 @@ export class ProductionEvaluator implements Evaluator {
   }
 
   /**
-   * Walks up from the subject: records rights per association target (when `grants`) and the
-   * prohibitions that bind it. False for an unknown or invalid subject.
+   * Walks up from the subject: stamps its attributes (and itself) in #userStamp, lists them in
+   * #userNodes and collects the prohibitions that bind it. False for an unknown or invalid subject.
    */
-  #userSide (subject: Subject, grants: boolean): boolean {
+  #userSide (subject: Subject): boolean {
     const graph = this.graph
     this.#ensureCapacity()
     this.#grantList.length = 0
@@ -237,33 +256,21 @@ export class ProductionEvaluator implements Evaluator {
     let starts: readonly number[]
     if (subject.user >= 0) {
       if (!graph.isNode(subject.user) || graph.typeOf(subject.user) !== U) return false
-      this.#scratchIds.length = 0
-      this.#scratchIds.push(subject.user)
-      starts = this.#scratchIds
+      starts = this.#single(subject.user)
     } else {
       starts = subject.attributes.filter((id) => graph.isNode(id) && graph.typeOf(id) === UA)
       if (starts.length === 0) return false
     }
     this.#walkUp(starts, false)
-    const grantEpoch = this.#nextGrantEpoch()
-    const words = this.#words
+    const epoch = this.#nextUserEpoch()
     for (let i = 0; i < this.#orderLength; i++) {
       const node = this.#order[i]
+      this.#userStamp[node] = epoch
+      this.#userNodes[i] = node
       const bound = graph.prohibitionsOf(node)
       for (let j = 0; j < bound.length; j++) this.#bound.push(bound[j])
-      if (!grants) continue
-      const assocs = graph.associationsFrom(node)
-      for (let j = 0; j < assocs.length; j++) {
-        const at = assocs[j].target
-        const base = at * words
-        if (this.#grantStamp[at] !== grantEpoch) {
-          this.#grantStamp[at] = grantEpoch
-          this.#grants.fill(0, base, base + words)
-          this.#grantList.push(at)
-        }
-        orWords(this.#grants, base, assocs[j].mask, words)
-      }
     }
+    this.#userCount = this.#orderLength
     if (subject.process !== undefined) {
       const bound = graph.processProhibitions(subject.process)
       for (let j = 0; j < bound.length; j++) this.#bound.push(bound[j])
@@ -271,11 +278,61 @@ export class ProductionEvaluator implements Evaluator {
     return true
   }
 
-  /** Numbers the target's ancestors and fills their rows; an anonymous target gets the row after them. */
-  #targetSide (target: Target, grants: boolean): void {
-    const starts = target.target >= 0 ? this.#single(target.target) : this.#targetAttributes(target)
-    this.#walkUp(starts, false)
-    if (target.target < 0) this.#scratchIds = starts as number[]
+  /**
+   * Records the rights the subject's attributes hold per association target, from the associations
+   * of the attributes; with `onTargetWalk`, only targets the current walk stamped.
+   */
+  #grantsFromUser (onTargetWalk: boolean): void {
+    const graph = this.graph
+    const epoch = this.#nextGrantEpoch()
+    const words = this.#words
+    for (let i = 0; i < this.#userCount; i++) {
+      const assocs = graph.associationsFrom(this.#userNodes[i])
+      for (let j = 0; j < assocs.length; j++) {
+        const at = assocs[j].target
+        if (onTargetWalk && this.#stamp[at] !== this.#epoch) continue
+        this.#grant(at, assocs[j].mask, epoch, words)
+      }
+    }
+  }
+
+  /** Records the same from the associations to the target's ancestors whose ua holds the subject. */
+  #grantsFromTarget (): void {
+    const graph = this.graph
+    const epoch = this.#nextGrantEpoch()
+    const words = this.#words
+    const userEpoch = this.#userEpoch
+    for (let i = 0; i < this.#orderLength; i++) {
+      const at = this.#order[i]
+      const assocs = graph.associationsTo(at)
+      for (let j = 0; j < assocs.length; j++) {
+        if (this.#userStamp[assocs[j].ua] === userEpoch) this.#grant(at, assocs[j].mask, epoch, words)
+      }
+    }
+  }
+
+  #grant (at: number, mask: RightsMask, epoch: number, words: number): void {
+    const base = at * words
+    if (this.#grantStamp[at] !== epoch) {
+      this.#grantStamp[at] = epoch
+      this.#grants.fill(0, base, base + words)
+      this.#grantList.push(at)
+    }
+    orWords(this.#grants, base, mask, words)
+  }
+
+  /** Numbers the target's ancestors (or an anonymous target's attributes' ancestors) in #order. */
+  #walkTarget (target: Target): void {
+    if (target.target >= 0) {
+      this.#walkUp(this.#single(target.target), false)
+    } else {
+      this.#scratchIds = this.#targetAttributes(target)
+      this.#walkUp(this.#scratchIds, false)
+    }
+  }
+
+  /** Marks classes and containers and fills the rows of the walk; an anonymous target gets the row after them. */
+  #fillTarget (target: Target, grants: boolean): void {
     this.#markPolicyClasses()
     this.#markContainers(this.#bound)
     this.#fillRows(grants)
@@ -535,6 +592,8 @@ export class ProductionEvaluator implements Evaluator {
     this.#down = resized(this.#down, capacity)
     this.#grantStamp = resized(this.#grantStamp, capacity)
     this.#markStamp = resized(this.#markStamp, capacity)
+    this.#userStamp = resized(this.#userStamp, capacity)
+    this.#userNodes = new Int32Array(capacity)
     this.#mark = new Int32Array(capacity)
     this.#slot = new Int32Array(capacity)
     this.#nodeStack = new Int32Array(capacity)
@@ -567,6 +626,14 @@ export class ProductionEvaluator implements Evaluator {
       this.#grantEpoch = 0
     }
     return ++this.#grantEpoch
+  }
+
+  #nextUserEpoch (): number {
+    if (this.#userEpoch === 0xffffffff) {
+      this.#userStamp.fill(0)
+      this.#userEpoch = 0
+    }
+    return ++this.#userEpoch
   }
 
   #nextMarkEpoch (): number {

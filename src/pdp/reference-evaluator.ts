@@ -19,7 +19,7 @@
  * PC ids only), contained in nothing else and itself no container. An unknown or deleted id, a user
  * id that is not a U, or a PC target yields empty masks: never an error.
  */
-import { OA, PC, U, UA, maskAnd, maskAndNot, maskIsEmpty, maskOr } from '../graph/index.js'
+import { OA, PC, U, UA, maskAnd, maskAndNot, maskContains, maskIsEmpty, maskOr } from '../graph/index.js'
 import type { PolicyGraph, Prohibition, RightsMask } from '../graph/index.js'
 import type { Evaluator, RightsByNode, Subject, Target } from './evaluator.js'
 
@@ -42,6 +42,10 @@ export class ReferenceEvaluator implements Evaluator {
   }
 
   /** granted(u, t) minus denied(u, p, t). */
+  allows (subject: Subject, target: Target, required: RightsMask): boolean {
+    return maskContains(this.privileges(subject, target), required)
+  }
+
   privileges (subject: Subject, target: Target): RightsMask {
     if (!this.#validSubject(subject) || !this.#validTarget(target)) return this.graph.rights.empty()
     const privileges = this.granted(subject, target)
