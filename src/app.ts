@@ -6,7 +6,7 @@
  *  +- ops plugin        /healthz /readyz /metrics
  *  +- docs plugin       /openapi.json /docs
  *  +- decision plugin   /v1/check ...           (no admin hooks on the decision path)
- *  +- admin plugin      /v1/nodes /v1/batch ... (bearer token when configured)
+ *  +- admin plugin      /v1/nodes /v1/batch /v1/lint ... (bearer token when configured)
  * ```
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -14,7 +14,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { adminRoutes } from './api/admin-routes.js'
 import { decisionRoutes } from './api/decision-routes.js'
 import { docsRoutes } from './api/docs-routes.js'
-import { buildValidatorCompiler, installJsonParser, sendError } from './api/http.js'
+import { buildValidatorCompiler, installJsonParser, parseQueryString, rejectBadQueryStrings, sendError } from './api/http.js'
 import { Metrics } from './api/metrics.js'
 import { opsRoutes } from './api/ops-routes.js'
 import { SHARED_SCHEMAS } from './api/schemas.js'
@@ -58,7 +58,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048, querystringParser: parseQueryString },
     schemaController: {
       compilersFactory: {
         // NOTE: fastify's type for this factory is narrower than what it passes at run time.
@@ -82,6 +82,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
   app.setNotFoundHandler((request, reply) => sendError(
     new NgacError('NGAC_ERR_ROUTE_NOT_FOUND', `there is no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`),
     request, reply))
+  app.addHook('onRequest', rejectBadQueryStrings)
+  // Echo the request id (the client's X-Request-ID, or fastify's own) so logs and clients correlate.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id)
+    done(null, payload)
+  })
   app.metrics.instrument(app)
 
   await app.register(docsRoutes)

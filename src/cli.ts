@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `ngac` command (DESIGN section 5, CLI). Exit codes: 0 success (or allowed), 1 denied,
- * 2 bad input or usage.
+ * The `ngac` command (DESIGN section 5, CLI). Exit codes: 0 success (or allowed), 1 denied (or
+ * lint found errors), 2 bad input or usage.
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { lintPolicy, toDot, toGexf, toGraphologyJson, type LintReport } from './analysis/index.js'
 import { isNgacError, NgacError } from './errors.js'
-import type { PolicyFormat } from './graph/index.js'
+import { loadPolicy, type PolicyFormat, type PolicyGraph } from './graph/index.js'
 import type { Explanation } from './pdp/index.js'
 import { loadConfig } from './config.js'
 import { openPolicy } from './policy.js'
@@ -28,8 +29,15 @@ Usage:
       Exit code 0 when allowed, 1 when denied, 2 on bad input.
   ngac import FILE [--db FILE] [--format ngac|pm]
       Replace the policy in the database with the policy file FILE, atomically.
-  ngac export [--db FILE] [--format ngac]
-      Print the policy in the database as a policy file.
+  ngac export [--db FILE] [--format ngac|dot|gexf|graphology]
+      Print the policy in the database as a policy file (ngac, the default), a
+      Graphviz digraph (dot), GEXF 1.3 for Gephi (gexf) or graphology JSON.
+  ngac lint (--db FILE | --policy FILE) [--json]
+      Report likely mistakes in the policy: policy classes that grant nothing,
+      associations outside the target's policy classes, prohibitions that can
+      never match, users without privileges, objects nobody can reach; then
+      statistics. Exit code 0 when no finding is an error, 1 otherwise, 2 on
+      bad input.
   ngac backup --db FILE --to FILE
       Copy the database with SQLite's online backup (consistent while it is served).
   ngac help
@@ -38,7 +46,9 @@ Usage:
 Options:
   --db FILE         the SQLite database (default ./data/ngac.db, or $NGAC_DB)
   --policy FILE     a policy file (JSON, DESIGN section 5)
-  --format FORMAT   ngac (default) or pm (NIST policy-machine-core JSON, import only)
+  --format FORMAT   ngac (default) or pm (NIST policy-machine-core JSON, import only);
+                    export also writes dot, gexf and graphology
+  --json            lint: print the report as JSON
   --explain         show, per policy class, the rights and the paths that grant them,
                     and the prohibitions that apply
   --process ID      decide for USER acting through process ID
@@ -83,6 +93,8 @@ export async function runCli (argv: readonly string[], io: CliIo = defaultIo): P
         return importPolicy(rest, io)
       case 'export':
         return exportCommand(rest, io)
+      case 'lint':
+        return lint(rest, io)
       case 'backup':
         return await backup(rest, io)
       case 'serve':
@@ -159,23 +171,88 @@ function importPolicy (argv: readonly string[], io: CliIo): number {
   }
 }
 
+const EXPORT_FORMATS: Readonly<Record<string, (graph: PolicyGraph) => string>> = {
+  dot: toDot,
+  gexf: toGexf,
+  graphology: (graph) => JSON.stringify(toGraphologyJson(graph), null, 2) + '\n'
+}
+
 function exportCommand (argv: readonly string[], io: CliIo): number {
   const { values, positionals } = usage(() => parseArgs({
     args: [...argv],
     allowPositionals: true,
     options: { db: { type: 'string' }, format: { type: 'string' } }
   }))
-  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac export [--db FILE] [--format ngac]')
-  if (policyFormat(values.format) !== 'ngac') {
-    throw new NgacError('NGAC_ERR_VALIDATION', 'export writes the ngac policy file format only; policy-machine-core JSON is an import format')
+  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac export [--db FILE] [--format ngac|dot|gexf|graphology]')
+  const format = values.format ?? 'ngac'
+  if (format === 'pm') {
+    throw new NgacError('NGAC_ERR_VALIDATION', 'export does not write policy-machine-core JSON, an import format; use ngac, dot, gexf or graphology')
+  }
+  const render = Object.hasOwn(EXPORT_FORMATS, format) ? EXPORT_FORMATS[format] : undefined
+  if (format !== 'ngac' && render === undefined) {
+    throw new NgacError('NGAC_ERR_VALIDATION', `unknown --format ${JSON.stringify(format)}; export writes ngac, dot, gexf or graphology`)
   }
   const store = new SqliteStore(existingDb(dbPath(values.db)), { readonly: true })
   try {
-    io.out(JSON.stringify(store.load().document, null, 2) + '\n')
+    const { revision, document } = store.load()
+    if (render === undefined) {
+      io.out(JSON.stringify(document, null, 2) + '\n')
+    } else {
+      const graph = loadPolicy(document)
+      graph.setRevision(revision)
+      io.out(render(graph))
+    }
     return 0
   } finally {
     store.close()
   }
+}
+
+function lint (argv: readonly string[], io: CliIo): number {
+  const { values, positionals } = usage(() => parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { db: { type: 'string' }, policy: { type: 'string' }, format: { type: 'string' }, json: { type: 'boolean' } }
+  }))
+  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac lint (--db FILE | --policy FILE) [--json]')
+  if (values.db !== undefined && values.policy !== undefined) {
+    throw new NgacError('NGAC_ERR_VALIDATION', 'give either --db or --policy, not both')
+  }
+  let graph: PolicyGraph
+  if (typeof values.policy === 'string') {
+    graph = loadPolicy(readJson(values.policy), { format: policyFormat(values.format) })
+  } else {
+    const store = new SqliteStore(existingDb(dbPath(values.db)), { readonly: true })
+    try {
+      const { revision, document } = store.load()
+      graph = loadPolicy(document)
+      graph.setRevision(revision)
+    } finally {
+      store.close()
+    }
+  }
+  const report = lintPolicy(graph)
+  io.out(values.json === true ? JSON.stringify(report, null, 2) + '\n' : formatLintReport(report))
+  return report.counts.error > 0 ? 1 : 0
+}
+
+function formatLintReport (report: LintReport): string {
+  const lines: string[] = []
+  const width = Math.max(0, ...report.findings.map((f) => f.severity.length))
+  for (const f of report.findings) lines.push(`${f.severity.padEnd(width)}  ${f.rule}: ${f.message}`)
+  const { error, warning, info } = report.counts
+  lines.push(report.findings.length === 0
+    ? 'no findings'
+    : `${plural(report.findings.length, 'finding')}: ${plural(error, 'error')}, ${plural(warning, 'warning')}, ${info} info`)
+  const s = report.statistics
+  const byType = Object.entries(s.nodesByType).map(([type, n]) => `${n} ${type}`).join(', ')
+  lines.push(`policy at revision ${report.revision}: ${plural(s.nodes, 'node')} (${byType}), ${plural(s.assignments, 'assignment')}, ${plural(s.associations, 'association')}, ${plural(s.prohibitions, 'prohibition')}`)
+  lines.push(`assignment depth ${s.maxDepth}; children per node: at most ${s.maxFanOut}, ${s.meanFanOut} on average`)
+  return lines.join('\n') + '\n'
+}
+
+function plural (n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`
 }
 
 async function backup (argv: readonly string[], io: CliIo): Promise<number> {
@@ -210,7 +287,7 @@ async function serve (argv: readonly string[]): Promise<number> {
       config: { type: 'string' }
     }
   }))
-  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac serve [--db FILE] [--host H] [--port P] [--config FILE]')
+  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac serve [--db FILE] [--host H] [--port P] [--grpc-port P] [--config FILE]')
   const flags: Record<string, string | number> = {}
   if (values.db !== undefined) flags.db = values.db as string
   if (values.host !== undefined) flags.host = values.host as string

@@ -79,7 +79,12 @@ export const CONFIG_SCHEMA = {
               type: { enum: ['xfcc', 'principal', 'jwt', 'header'] },
               header: { type: 'string', minLength: 1 },
               claim: { type: 'string', minLength: 1 }
-            }
+            },
+            // NOTE: strict ajv wants the properties a `then` requires declared beside it.
+            allOf: [
+              { if: { properties: { type: { const: 'jwt' } } }, then: { required: ['header', 'claim'], properties: { header: true, claim: true } } },
+              { if: { properties: { type: { const: 'header' } } }, then: { required: ['header'], properties: { header: true } } }
+            ]
           }
         },
         rights: {
@@ -181,15 +186,16 @@ export function loadConfig (sources: ConfigSources = {}): Config {
   set('publicUrl', env.NGAC_PUBLIC_URL)
   set('logLevel', env.NGAC_LOG_LEVEL)
   if (env.NGAC_ADMIN_TOKEN !== undefined && env.NGAC_ADMIN_TOKEN !== '') {
-    doc.admin = { ...(doc.admin as object | undefined), token: env.NGAC_ADMIN_TOKEN }
+    doc.admin = merge(doc.admin, { token: env.NGAC_ADMIN_TOKEN })
   }
   set('db', flags.db)
   set('host', flags.host)
   set('port', flags.port)
   set('workers', flags.workers)
-  if (flags.grpcPort !== undefined) doc.grpc = { ...(doc.grpc as object | undefined), port: flags.grpcPort }
+  if (flags.grpcPort !== undefined) doc.grpc = merge(doc.grpc, { port: flags.grpcPort })
   if (!validate(doc)) {
-    const problems = (validate.errors ?? []).map(describe)
+    // An `if` error only repeats the `then` errors beside it.
+    const problems = (validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe)
     throw new NgacError('NGAC_ERR_CONFIG', `invalid config: ${problems.join('; ')}`, { details: problems })
   }
   return deepFreeze(doc) as unknown as Config
@@ -209,6 +215,16 @@ function readConfigFile (file: string): unknown {
   }
 }
 
+/**
+ * `section` with `values` set on it; a section that is not an object is left as it is, so that
+ * validation reports it (spreading a string would invent keys '0', '1', ...).
+ */
+function merge (section: unknown, values: Record<string, unknown>): unknown {
+  if (section === undefined) return values
+  if (section === null || typeof section !== 'object' || Array.isArray(section)) return section
+  return { ...section, ...values }
+}
+
 function toPort (value: string, name: string): number {
   if (!/^\d{1,5}$/.test(value)) throw new NgacError('NGAC_ERR_CONFIG', `${name} must be a port number, not ${JSON.stringify(value)}`)
   return Number(value)
@@ -219,6 +235,9 @@ function describe (e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') {
     const key = (e.params as { additionalProperty: string }).additionalProperty
     return `unknown key '${e.instancePath === '' ? key : `${at}.${key}`}'`
+  }
+  if (e.keyword === 'enum') {
+    return `${at} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
   }
   return `${at} ${e.message ?? 'is invalid'}`
 }

@@ -47,3 +47,10 @@ export {
   type Explanation,
   type DecisionEngineOptions
 } from './pdp/index.js'
+export {
+  lintPolicy,
+  LINT_RULES,
+  toDot,
+  toGexf,
+  toGraphologyJson
+} from './analysis/index.js'

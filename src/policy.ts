@@ -29,6 +29,8 @@ export interface OpenPolicyOptions {
   readonly policy?: unknown
   /** The format of `policy`: `ngac` (default) or `pm` (NIST policy-machine-core JSON). */
   readonly format?: PolicyFormat
+  /** How long a write waits for another connection's lock, in milliseconds (default 5000). */
+  readonly busyTimeout?: number
 }
 
 /**
@@ -168,7 +170,7 @@ export class Policy {
  */
 export function openPolicy (options: OpenPolicyOptions = {}): Policy {
   const db = options.db ?? ':memory:'
-  const store = new SqliteStore(db)
+  const store = new SqliteStore(db, options.busyTimeout === undefined ? {} : { busyTimeout: options.busyTimeout })
   let policy: Policy
   try {
     const { revision, document } = store.load()

@@ -30,7 +30,13 @@ export async function startServer (config: Config): Promise<App> {
     throw new NgacError('NGAC_ERR_CONFIG', `refusing to serve the administration API on ${config.host} without an admin token: set NGAC_ADMIN_TOKEN or admin.token in the config, or listen on 127.0.0.1`)
   }
   const app = await buildApp(config)
-  await app.listen({ host: config.host, port: config.port })
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    // A port in use or an address not on this host: release the database before reporting it.
+    await app.close()
+    throw err
+  }
   let closing = false
   const close = (signal: string): void => {
     if (closing) return

@@ -1,6 +1,6 @@
 // The README's worked example, pasted into a shell as a user would: it must keep working and
 // print what the README says it prints.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,4 +29,34 @@ t.test('the worked example prints what the README shows', async (t) => {
   t.match(outputs[1], /exit=1/)
   t.match(outputs[2], /^prohibition no-salaries denies: read, write$/m)
   t.match(outputs[2], /exit=1/)
+})
+
+t.test('the curl session works against a real server and prints what the README shows', async (t) => {
+  const session = blocks.find((b) => b.lang === 'sh' && b.body.includes('curl'))
+  const shown = blocks.find((b) => b.lang === 'text' && b.body.startsWith('{"revision":1'))
+  if (session === undefined || shown === undefined) throw new Error('the README lost its curl session')
+  const db = join(mkdtempSync(join(tmpdir(), 'ngac-readme-')), 'ngac.db')
+  const server = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'serve', '--port', '0', '--db', db], {
+    cwd: root, env: { ...process.env, NGAC_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.teardown(() => { server.kill('SIGKILL') })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    server.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const m = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)
+      if (m !== null) resolve(Number(m[1]))
+    })
+    server.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
+  })
+  // Each curl's answer on its own line, as the README shows them.
+  const script = 'curl () { command curl "$@"; echo; }\n' + session.body.replaceAll('localhost:8080', `127.0.0.1:${port}`)
+  const r = await new Promise<{ status: number | null, stdout: string }>((resolve) => {
+    const child = spawn('bash', ['-c', script], { cwd: root })
+    let stdout = ''
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    child.once('exit', (status) => resolve({ status, stdout }))
+  })
+  t.equal(r.status, 0)
+  t.equal(r.stdout, shown.body)
 })

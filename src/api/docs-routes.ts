@@ -6,10 +6,18 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { ERROR_CODES } from '../errors.js'
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+/** The package version: package.json is two levels up from src/api (tests on the sources), three from dist/src/api. */
+function packageVersion (): string {
+  for (const path of ['../../package.json', '../../../package.json']) {
+    const url = new URL(path, import.meta.url)
+    if (existsSync(url)) return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version
+  }
+  return '0.0.0'
+}
+const version = packageVersion()
 
 const DESCRIPTION = `A policy decision point for NIST Next Generation Access Control (NGAC).
 
@@ -33,7 +41,13 @@ export const docsRoutes = fp(async (app) => {
         securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (config admin.token or NGAC_ADMIN_TOKEN), when one is set' } }
       }
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
+    // Administration routes sit behind the admin token: say so on each, unless a route says otherwise.
+    transform: ({ schema, url }) => {
+      const tags = (schema as { tags?: unknown } | undefined)?.tags
+      if (schema === undefined || schema === null || !Array.isArray(tags) || !tags.includes('administration') || 'security' in schema) return { schema, url }
+      return { schema: { ...schema, security: [{ adminToken: [] }] }, url }
+    }
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())

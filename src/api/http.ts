@@ -34,8 +34,12 @@ export function buildValidatorCompiler (externalSchemas: Record<string, unknown>
  * linear scan, so a hostile body costs no more than its size), then JSON.parse.
  */
 export function installJsonParser (app: FastifyInstance, maxDepth: number): void {
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body as string
+    if (text.length === 0 && (req.method === 'DELETE' || req.method === 'GET')) {
+      done(null, undefined) // clients often send the header on body-less requests
+      return
+    }
     if (text.length === 0) {
       done(new NgacError('NGAC_ERR_MALFORMED_JSON', 'the body is empty; send a JSON document'), undefined)
       return
@@ -72,6 +76,50 @@ export function depthExceeds (text: string, max: number): boolean {
   return false
 }
 
+/** Marks a parsed query string that held a malformed escape; see {@link rejectBadQueryStrings}. */
+const BAD_QUERY: unique symbol = Symbol('ngac.badQuery')
+
+/**
+ * A strict query string parser: a malformed `%` escape is flagged (the router must not throw, so
+ * {@link rejectBadQueryStrings} turns the flag into NGAC_ERR_BAD_URL) rather than passed through
+ * as text, as fastify's default does. Repeated keys become arrays; '+' is a space.
+ */
+export function parseQueryString (query: string): Record<string, string | string[]> {
+  const out = Object.create(null) as Record<string, string | string[]> & { [BAD_QUERY]?: string }
+  if (query.length === 0) return out
+  for (const pair of query.split('&')) {
+    if (pair.length === 0) continue
+    const eq = pair.indexOf('=')
+    const key = decode(eq < 0 ? pair : pair.slice(0, eq))
+    const value = eq < 0 ? '' : decode(pair.slice(eq + 1))
+    if (key === undefined || value === undefined) {
+      out[BAD_QUERY] = pair.slice(0, 64)
+      continue
+    }
+    const previous = out[key]
+    if (previous === undefined) out[key] = value
+    else if (Array.isArray(previous)) previous.push(value)
+    else out[key] = [previous, value]
+  }
+  return out
+}
+
+function decode (text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '))
+  } catch {
+    return undefined
+  }
+}
+
+/** An onRequest hook: answers 400 NGAC_ERR_BAD_URL for a query string with a malformed escape. */
+export async function rejectBadQueryStrings (request: FastifyRequest): Promise<void> {
+  const bad = (request.query as { [BAD_QUERY]?: string } | undefined)?.[BAD_QUERY]
+  if (bad !== undefined) {
+    throw new NgacError('NGAC_ERR_BAD_URL', `the query string holds a malformed escape: ${JSON.stringify(bad)}`)
+  }
+}
+
 /** Fastify's own error codes mapped to the catalogue. */
 const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'NGAC_ERR_BODY_TOO_LARGE',
@@ -84,6 +132,13 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_ASYNC_CONSTRAINT: 'NGAC_ERR_VALIDATION'
 }
 
+/** What to do about a refusal of fastify's, added to its terse message. */
+const FIXES: Readonly<Partial<Record<ErrorCode, string>>> = {
+  NGAC_ERR_BODY_TOO_LARGE: 'send less, or raise limits.bodyBytes (limits.policyBodyBytes for PUT /v1/policy and POST /v1/batch) in the config',
+  NGAC_ERR_UNSUPPORTED_MEDIA_TYPE: 'send the body as JSON with the header Content-Type: application/json',
+  NGAC_ERR_BAD_URL: 'percent-encode the path (encodeURIComponent for each segment)'
+}
+
 /** The catalogue error a thrown value stands for. Anything unexpected is NGAC_ERR_INTERNAL (500). */
 export function toNgacError (err: unknown): NgacError {
   if (isNgacError(err)) return err
@@ -93,7 +148,7 @@ export function toNgacError (err: unknown): NgacError {
     return new NgacError('NGAC_ERR_VALIDATION', problems.join('; '), { details: problems })
   }
   const mapped = typeof e.code === 'string' ? FASTIFY_CODES[e.code] : undefined
-  if (mapped !== undefined) return new NgacError(mapped, e.message, { cause: err })
+  if (mapped !== undefined) return new NgacError(mapped, FIXES[mapped] === undefined ? e.message : `${e.message}: ${FIXES[mapped]}`, { cause: err })
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new NgacError('NGAC_ERR_VALIDATION', e.message, { cause: err })
   }

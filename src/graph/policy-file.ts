@@ -738,9 +738,11 @@ function readProhibitions (list: unknown[], nodes: NodeTable, rights: DeclaredRi
 }
 
 /**
- * Creates the policy classes, then every other node under its first parent once that parent exists:
- * in document order, a node whose first parent is not there yet waits in that parent's queue and is
- * created right after it (an explicit stack, no recursion). Returns which nodes were created.
+ * Creates the nodes in document order: a policy class at once, any other node under its first
+ * parent once that parent exists; a node whose first parent is not there yet waits in that
+ * parent's queue and is created right after it (an explicit stack, no recursion). So a document in
+ * creation order keeps its order, except a node whose only remaining parents were created after it
+ * (re-parented since): it moves after its first parent. Returns which nodes were created.
  */
 function createNodes (graph: PolicyGraph, nodes: NodeTable, parent: Int32Array, firstAssignment: Int32Array, problems: Problems): Uint8Array {
   const n = nodes.types.length
@@ -759,14 +761,12 @@ function createNodes (graph: PolicyGraph, nodes: NodeTable, parent: Int32Array, 
       return false
     }
   }
-  for (let i = 0; i < n; i++) {
-    if (nodes.types[i] === PC) create(i)
-  }
   const stack: number[] = []
   for (let i = 0; i < n && !problems.full; i++) {
-    if (nodes.types[i] <= PC || firstAssignment[i] < 0) continue
-    const p = parent[firstAssignment[i]]
-    if (created[p] === 0) {
+    if (nodes.types[i] < PC) continue
+    if (nodes.types[i] !== PC && firstAssignment[i] < 0) continue
+    const p = nodes.types[i] === PC ? i : parent[firstAssignment[i]]
+    if (p !== i && created[p] === 0) {
       if (waitTail[p] < 0) waitHead[p] = i
       else waitNext[waitTail[p]] = i
       waitTail[p] = i

@@ -10,6 +10,9 @@
  *   marked with `PRAGMA application_id`, so a file that is not ours (text, another program's
  *   SQLite, a newer schema) is refused before anything is written to it.
  * - Every statement is prepared once, in the constructor.
+ * - Loading keeps every element and, for nodes, their creation order, except that a node
+ *   re-parented under nodes created after it moves after its first parent (the graph creates a
+ *   node under an existing parent).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -336,7 +339,12 @@ function prepareStatements (db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>
 
-/** Refuses, without writing a byte, a file that is not an SQLite database. */
+/**
+ * Refuses, without writing a byte or creating a file beside it, a file that is not ours: decided
+ * from SQLite's 100-byte header (application_id at offset 68, user_version at 60) and, for an
+ * unmarked file, the cell count of its first page (an empty database has none). Only a database
+ * whose header may be stale (a `-wal` file beside it) is probed through a read-only connection.
+ */
 function inspectFile (path: string, readonly: boolean): void {
   if (!existsSync(path)) {
     if (readonly) throw new NgacError('NGAC_ERR_STORE_IO', `cannot open the policy store ${path}: there is no such file`)
@@ -345,39 +353,52 @@ function inspectFile (path: string, readonly: boolean): void {
   const stat = statSync(path)
   if (!stat.isFile()) throw new NgacError('NGAC_ERR_STORE_FOREIGN', `${path} is not a file`)
   if (stat.size === 0) return
-  const header = Buffer.alloc(16)
+  const header = Buffer.alloc(108)
   const fd = openSync(path, 'r')
+  let read: number
   try {
-    readSync(fd, header, 0, 16, 0)
+    read = readSync(fd, header, 0, header.length, 0)
   } finally {
     closeSync(fd)
   }
-  if (header.toString('latin1') !== SQLITE_HEADER) {
+  if (read < 100 || header.toString('latin1', 0, 16) !== SQLITE_HEADER) {
     throw new NgacError('NGAC_ERR_STORE_FOREIGN', `${path} is not an SQLite database, so not an ngac-pdp policy store; give another --db path`)
   }
-  // Look before writing anything (WAL mode and migrations write): a read-only connection.
-  const probe = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    checkSchema(probe, path)
-  } catch (err) {
-    throw storeError(err, `cannot open the policy store ${path}`)
-  } finally {
-    probe.close()
+  const wal = `${path}-wal`
+  if (existsSync(wal) && statSync(wal).size > 0) {
+    const probe = new Database(path, { readonly: true, fileMustExist: true })
+    try {
+      checkSchema(probe, path)
+    } catch (err) {
+      throw storeError(err, `cannot open the policy store ${path}`)
+    } finally {
+      probe.close()
+    }
+    return
   }
+  const version = header.readUInt32BE(60)
+  const applicationId = header.readUInt32BE(68)
+  const pageOneCells = read >= 105 ? header.readUInt16BE(103) : 0
+  checkMarks(path, applicationId, version, applicationId === 0 && version === 0 && pageOneCells === 0)
 }
 
-/** Accepts an empty database or one of ours at this version or older. */
-function checkSchema (db: Database.Database, path: string): void {
-  const applicationId = db.pragma('application_id', { simple: true }) as number
-  const version = db.pragma('user_version', { simple: true }) as number
-  const tables = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").pluck().get() as number
-  if (applicationId === 0 && version === 0 && tables === 0) return
+/** Accepts an empty database, or one of ours at this schema version or older. */
+function checkMarks (path: string, applicationId: number, version: number, empty: boolean): void {
+  if (empty) return
   if (applicationId !== APPLICATION_ID) {
-    throw new NgacError('NGAC_ERR_STORE_FOREIGN', `${path} is an SQLite database of another program (application_id ${applicationId}, ${tables} tables); ngac-pdp leaves it untouched: give another --db path`)
+    throw new NgacError('NGAC_ERR_STORE_FOREIGN', `${path} is an SQLite database of another program (application_id ${applicationId}); ngac-pdp leaves it untouched: give another --db path`)
   }
   if (version > SCHEMA_VERSION) {
     throw new NgacError('NGAC_ERR_STORE_VERSION', `${path} has schema version ${version}, newer than this ngac-pdp understands (${SCHEMA_VERSION}); upgrade ngac-pdp`)
   }
+}
+
+/** The same check through an open connection. */
+function checkSchema (db: Database.Database, path: string): void {
+  const applicationId = db.pragma('application_id', { simple: true }) as number
+  const version = db.pragma('user_version', { simple: true }) as number
+  const tables = db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get() as number
+  checkMarks(path, applicationId, version, applicationId === 0 && version === 0 && tables === 0)
 }
 
 function migrate (db: Database.Database, path: string): void {

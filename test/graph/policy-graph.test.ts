@@ -128,13 +128,13 @@ t.test('the five node types', (t) => {
 t.test('creating nodes', (t) => {
   const g = new PolicyGraph()
   t.equal(g.revision, 0)
-  t.same(g.stats, { nodes: 0, assignments: 0, associations: 0, prohibitions: 0 })
+  t.same(g.stats, { nodesByType: { PC: 0, UA: 0, U: 0, OA: 0, O: 0 }, nodes: 0, assignments: 0, associations: 0, prohibitions: 0 })
   g.createNode('RBAC', 'PC')
   g.createNode('staff', 'UA', ['RBAC'])
   g.createNode('alice', 'U', ['staff'])
   g.createNode('docs', 'OA', ['RBAC'])
   g.createNode('report', 'O', ['docs', 'RBAC'])
-  t.same(g.stats, { nodes: 5, assignments: 5, associations: 0, prohibitions: 0 })
+  t.same(g.stats, { nodesByType: { PC: 1, UA: 1, U: 1, OA: 1, O: 1 }, nodes: 5, assignments: 5, associations: 0, prohibitions: 0 })
   t.ok(g.hasNode('alice'))
   t.notOk(g.hasNode('carol'))
   t.equal(g.node('carol'), undefined)
@@ -477,7 +477,13 @@ t.test('deleting nodes', (t) => {
   t.equal(g.idOf('memo'), -1)
   t.notOk(g.isNode(memoId))
   t.same(g.childrenOf('docs'), ['report'])
-  t.same(g.stats, { nodes: stats.nodes - 1, assignments: stats.assignments - 1, associations: stats.associations - 1, prohibitions: stats.prohibitions - 1 })
+  t.same(g.stats, {
+    nodesByType: { ...stats.nodesByType, O: stats.nodesByType.O - 1 },
+    nodes: stats.nodes - 1,
+    assignments: stats.assignments - 1,
+    associations: stats.associations - 1,
+    prohibitions: stats.prohibitions - 1
+  })
   t.notOk([...g.assignments()].some(([c, p]) => c === 'memo' || p === 'memo'))
 
   const limit = g.idLimit
