@@ -9,7 +9,7 @@
  * policy always gives the same graph.
  */
 import { DirectedGraph, MultiDirectedGraph } from 'graphology'
-import type { NodeType, PolicyGraph, ProhibitionSubject } from '../graph/index.js'
+import { prohibitionEntry, type NodeType, type PolicyGraph, type PolicyProhibition } from '../graph/index.js'
 
 /** What a node carries. `nodeType`, not `type`: viewers such as sigma.js reserve `type` for their renderers. */
 export type PolicyNodeAttributes = {
@@ -37,13 +37,7 @@ export type ProhibitionEdgeAttributes = {
 export type PolicyEdgeAttributes = AssignmentEdgeAttributes | AssociationEdgeAttributes | ProhibitionEdgeAttributes
 
 /** A prohibition as plain data (process subjects have no node, so they live here only). */
-export type PolicyProhibitionAttributes = {
-  name: string
-  subject: ProhibitionSubject
-  rights: string[]
-  intersection: boolean
-  containers: { name: string, complement: boolean }[]
-}
+export type PolicyProhibitionAttributes = PolicyProhibition
 
 /** What the graph carries. */
 export type PolicyGraphAttributes = {
@@ -88,15 +82,7 @@ export function assignmentGraph (graph: PolicyGraph): AssignmentGraph {
  */
 export function toGraphology (graph: PolicyGraph): PolicyMultiGraph {
   const prohibitions: PolicyProhibitionAttributes[] = []
-  for (const p of graph.prohibitions()) {
-    prohibitions.push({
-      name: p.name,
-      subject: typeof p.subject === 'string' ? p.subject : { process: p.subject.process },
-      rights: [...p.rights],
-      intersection: p.intersection,
-      containers: p.containers.map((c) => ({ name: c.name, complement: c.complement }))
-    })
-  }
+  for (const p of graph.prohibitions()) prohibitions.push(prohibitionEntry(p))
   const out: PolicyMultiGraph = new MultiDirectedGraph()
   out.replaceAttributes({ name: 'ngac policy', revision: graph.revision, resourceRights: [...graph.resourceRights], prohibitions })
   addNodes(graph, out)

@@ -136,6 +136,16 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { privileges: policy.privileges(request.query), revision }
   })
 
+  /** One page of a review query's answer, at the current revision; the cursor pins revision and query. */
+  function page<T> (query: { cursor?: string, limit?: number }, key: string, compute: () => T[]): { items: T[], revision: number, nextCursor?: string } {
+    const revision = policy.revision
+    const offset = query.cursor === undefined ? 0 : readCursor(query.cursor, revision, key)
+    const end = offset + (query.limit ?? defaultPageSize)
+    const all = compute()
+    const items = all.slice(offset, end)
+    return end < all.length ? { items, revision, nextCursor: writeCursor(revision, end, key) } : { items, revision }
+  }
+
   app.get('/v1/capabilities', {
     schema: {
       tags: ['decisions'],
@@ -152,13 +162,9 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, (request) => {
     const query = request.query
-    const revision = policy.revision
     const key = queryKey(['capabilities', query.user, query.userAttributes, query.process])
-    const offset = query.cursor === undefined ? 0 : readCursor(query.cursor, revision, key)
-    const end = offset + (query.limit ?? defaultPageSize)
-    const all = policy.capabilities(query)
-    const capabilities = all.slice(offset, end)
-    return end < all.length ? { capabilities, revision, nextCursor: writeCursor(revision, end, key) } : { capabilities, revision }
+    const { items, revision, nextCursor } = page(query, key, () => policy.capabilities(query))
+    return nextCursor === undefined ? { capabilities: items, revision } : { capabilities: items, revision, nextCursor }
   })
 
   app.get('/v1/acl', {
@@ -177,13 +183,9 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, (request) => {
     const query = request.query
-    const revision = policy.revision
     const key = queryKey(['acl', query.target, query.targetAttributes, query.process])
-    const offset = query.cursor === undefined ? 0 : readCursor(query.cursor, revision, key)
-    const end = offset + (query.limit ?? defaultPageSize)
-    const all = policy.acl(query)
-    const acl = all.slice(offset, end)
-    return end < all.length ? { acl, revision, nextCursor: writeCursor(revision, end, key) } : { acl, revision }
+    const { items, revision, nextCursor } = page(query, key, () => policy.acl(query))
+    return nextCursor === undefined ? { acl: items, revision } : { acl: items, revision, nextCursor }
   })
 
   app.post('/v1/explain', {

@@ -31,6 +31,7 @@ export {
   loadPolicy,
   exportPolicy,
   fromPolicyMachine,
+  prohibitionEntry,
   MAX_POLICY_FILE_PROBLEMS,
   type PolicyDocument,
   type PolicyNode,

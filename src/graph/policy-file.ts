@@ -65,6 +65,7 @@ import {
   validateName,
   type NodeType,
   type ProhibitionContainer,
+  type ProhibitionInfo,
   type ProhibitionSubject
 } from './policy-graph.js'
 import { ADMIN_RIGHTS, ALL_RIGHTS, validateRightName } from './rights.js'
@@ -178,21 +179,31 @@ export function exportPolicy (graph: PolicyGraph): PolicyDocument {
   const associations: PolicyAssociation[] = []
   for (const a of graph.associations()) associations.push({ ua: a.ua, target: a.target, rights: [...a.rights] })
   const prohibitions: PolicyProhibition[] = []
-  for (const p of graph.prohibitions()) {
-    prohibitions.push({
-      name: p.name,
-      subject: typeof p.subject === 'string' ? p.subject : { process: p.subject.process },
-      rights: [...p.rights],
-      intersection: p.intersection,
-      containers: p.containers.map((c) => ({ name: c.name, complement: c.complement }))
-    })
-  }
+  for (const p of graph.prohibitions()) prohibitions.push(prohibitionEntry(p))
   return {
     resourceRights: [...graph.resourceRights],
     nodes,
     assignments: [...graph.assignments()],
     associations,
     prohibitions
+  }
+}
+
+/**
+ * A prohibition as a plain policy-file entry (fresh arrays and objects, safe to keep or change).
+ *
+ * @example
+ * ```ts
+ * const entries = [...graph.prohibitions()].map(prohibitionEntry)
+ * ```
+ */
+export function prohibitionEntry (p: ProhibitionInfo): PolicyProhibition {
+  return {
+    name: p.name,
+    subject: typeof p.subject === 'string' ? p.subject : { process: p.subject.process },
+    rights: [...p.rights],
+    intersection: p.intersection,
+    containers: p.containers.map((c) => ({ name: c.name, complement: c.complement }))
   }
 }
 
