@@ -43,6 +43,8 @@ export interface Config {
     readonly maxPageSize: number
     /** Most operations in one batch. */
     readonly batchOperations: number
+    /** Longest wait for `atLeastRevision`, in milliseconds. */
+    readonly revisionWaitMs: number
   }
 }
 
@@ -142,7 +144,8 @@ export const CONFIG_SCHEMA = {
         jsonDepth: { type: 'integer', minimum: 2, maximum: 1024, default: 64 },
         defaultPageSize: { type: 'integer', minimum: 1, default: 100 },
         maxPageSize: { type: 'integer', minimum: 1, default: 1000 },
-        batchOperations: { type: 'integer', minimum: 1, default: 100000 }
+        batchOperations: { type: 'integer', minimum: 1, default: 100000 },
+        revisionWaitMs: { type: 'integer', minimum: 0, maximum: 60000, default: 5000 }
       }
     }
   }

@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   NGAC_ERR_INVALID_CURSOR: 400,
   /** A batch with more operations than the limit. */
   NGAC_ERR_BATCH_TOO_LARGE: 413,
+  /** The policy did not reach the `atLeastRevision` asked for within the wait limit. */
+  NGAC_ERR_REVISION_NOT_REACHED: 409,
   /** The administration routes need a valid bearer token. */
   NGAC_ERR_UNAUTHORIZED: 401,
   /** The caller lacks the right for the operation. */

@@ -49,6 +49,7 @@ export class Policy {
   readonly #pap: PolicyAdministrator
   #engine: DecisionEngine
   #closed = false
+  #waiters: { revision: number, resolve: (reached: boolean) => void }[] = []
 
   constructor (graph: PolicyGraph = new PolicyGraph(), store?: SqliteStore) {
     this.#store = store
@@ -75,7 +76,9 @@ export class Policy {
    */
   replace (doc: unknown, format: PolicyFormat = 'ngac', options: ChangeOptions = {}): number {
     this.#open()
-    return this.#pap.replace(doc, { ...options, format }).revision
+    const { revision } = this.#pap.replace(doc, { ...options, format })
+    this.#notify()
+    return revision
   }
 
   /**
@@ -84,7 +87,46 @@ export class Policy {
    */
   apply (operations: readonly Operation[], options: ChangeOptions = {}): ChangeResult {
     this.#open()
-    return this.#pap.apply(operations, options)
+    const result = this.#pap.apply(operations, options)
+    this.#notify()
+    return result
+  }
+
+  /**
+   * Resolves true once the policy is at `revision` or later, false after `timeoutMs` (a
+   * read-your-writes token: a client that wrote revision N asks decisions at N or later).
+   *
+   * @example
+   * ```ts
+   * if (!await policy.waitForRevision(42, 5000)) throw new Error('not there yet')
+   * ```
+   */
+  async waitForRevision (revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.#open().revision >= revision) return true
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        revision,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer)
+          resolve(reached)
+        }
+      }
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter)
+        resolve(false)
+      }, timeoutMs)
+      this.#waiters.push(waiter)
+    })
+  }
+
+  /** Wakes the waiters whose revision is reached. */
+  #notify (): void {
+    if (this.#waiters.length === 0) return
+    const revision = this.#pap.graph.revision
+    const ready = this.#waiters.filter((w) => w.revision <= revision)
+    if (ready.length === 0) return
+    this.#waiters = this.#waiters.filter((w) => w.revision > revision)
+    for (const w of ready) w.resolve(true)
   }
 
   /**
@@ -147,6 +189,8 @@ export class Policy {
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    for (const w of this.#waiters) w.resolve(false)
+    this.#waiters = []
     this.#store?.close()
   }
 

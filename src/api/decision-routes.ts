@@ -42,6 +42,9 @@ const Right = {
 }
 
 const CheckItem = Type.Object({ ...Subject, ...Target, ...Right }, { additionalProperties: false })
+const AtLeast = {
+  atLeastRevision: Type.Optional(Type.Integer({ minimum: 0, description: 'Answer at this revision or later: a read-your-writes token (the revision a write answered). The server waits up to limits.revisionWaitMs, then answers 409 NGAC_ERR_REVISION_NOT_REACHED.' }))
+}
 const Privileges = Type.Array(Type.String(), { description: 'Right names, sorted.' })
 const Revision = Type.Integer({ minimum: 0, description: 'The revision the answer was computed at.' })
 const NextCursor = Type.Optional(Type.String({ description: 'Give it as `cursor` for the next page; absent on the last page.' }))
@@ -56,12 +59,28 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'The nextCursor of the previous page, at the same revision.' }))
   }
 
+  const { revisionWaitMs } = app.config.limits
+  // Read-your-writes: a request with atLeastRevision ahead of the policy waits for it (bounded).
+  // NOTE: a callback hook, so a request without the field (the hot path) costs no promise.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const wanted = (request.body as { atLeastRevision?: number } | undefined)?.atLeastRevision ??
+      (request.query as { atLeastRevision?: number } | undefined)?.atLeastRevision
+    if (wanted === undefined || wanted <= policy.revision) {
+      done()
+      return
+    }
+    policy.waitForRevision(wanted, revisionWaitMs).then((reached) => {
+      done(reached ? undefined : new NgacError('NGAC_ERR_REVISION_NOT_REACHED', `the policy is at revision ${policy.revision}, not yet at ${wanted}, after waiting ${revisionWaitMs} ms; retry later`))
+    }, done)
+  })
+
   app.post('/v1/check', {
     schema: {
       tags: ['decisions'],
       summary: 'May the user do the right (or all the rights) on the target?',
       body: Type.Object({
         ...CheckItem.properties,
+        ...AtLeast,
         explain: Type.Optional(Type.Boolean({ description: 'Also answer why, as POST /v1/explain does.' }))
       }, { additionalProperties: false }),
       response: {
@@ -86,7 +105,8 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['decisions'],
       summary: `Many checks at one revision (at most ${MAX_BATCH_CHECKS}); results in the order of the checks`,
       body: Type.Object({
-        checks: Type.Array(CheckItem, { description: `At most ${MAX_BATCH_CHECKS} checks, as POST /v1/check takes them (without explain).` })
+        checks: Type.Array(CheckItem, { description: `At most ${MAX_BATCH_CHECKS} checks, as POST /v1/check takes them (without explain).` }),
+        ...AtLeast
       }, { additionalProperties: false }),
       response: {
         200: Type.Object({
@@ -125,7 +145,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['decisions'],
       summary: 'The rights the user holds on the target',
-      querystring: Type.Object({ ...Subject, ...Target }, { additionalProperties: false }),
+      querystring: Type.Object({ ...Subject, ...Target, ...AtLeast }, { additionalProperties: false }),
       response: {
         200: Type.Object({ privileges: Privileges, revision: Revision }, { additionalProperties: false }),
         ...errorResponses(400)
@@ -150,7 +170,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['decisions'],
       summary: 'Every node the user holds any right on, with the rights, by name, in pages',
-      querystring: Type.Object({ ...Subject, ...Page }, { additionalProperties: false }),
+      querystring: Type.Object({ ...Subject, ...Page, ...AtLeast }, { additionalProperties: false }),
       response: {
         200: Type.Object({
           capabilities: Type.Array(Type.Object({ target: Type.String(), privileges: Privileges }, { additionalProperties: false })),
@@ -171,7 +191,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['decisions'],
       summary: 'Every user holding any right on the target, with the rights, by name, in pages',
-      querystring: Type.Object({ ...Target, process: Subject.process, ...Page }, { additionalProperties: false }),
+      querystring: Type.Object({ ...Target, process: Subject.process, ...Page, ...AtLeast }, { additionalProperties: false }),
       response: {
         200: Type.Object({
           acl: Type.Array(Type.Object({ user: Type.String(), privileges: Privileges }, { additionalProperties: false })),
@@ -192,7 +212,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['decisions'],
       summary: 'Why the user holds what it holds on the target: per policy class, the granting paths, and the prohibitions',
-      body: Type.Object({ ...Subject, ...Target }, { additionalProperties: false }),
+      body: Type.Object({ ...Subject, ...Target, ...AtLeast }, { additionalProperties: false }),
       response: {
         200: Type.Ref('Explanation'),
         ...errorResponses(400, 413, 415)
