@@ -9,7 +9,7 @@
  *  +- admin plugin      /v1/nodes /v1/batch /v1/lint ... (bearer token when configured)
  * ```
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { adminRoutes } from './api/admin-routes.js'
 import { decisionRoutes } from './api/decision-routes.js'
@@ -21,6 +21,17 @@ import { SHARED_SCHEMAS } from './api/schemas.js'
 import type { Config } from './config.js'
 import { NgacError } from './errors.js'
 import { openPolicy, type Policy } from './policy.js'
+
+/** One info line per request, when it completes: method, URL, status, time. Never a body. */
+class RequestLog extends LogController {
+  override incomingRequest (): void {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }
+    if (error) reply.log.error({ ...line, err: error }, 'request errored')
+    else reply.log.info(line, 'request')
+  }
+}
 
 /** What the app is built from besides its config. */
 export interface AppDeps {
@@ -58,6 +69,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
+    logController: new RequestLog(),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048, querystringParser: parseQueryString },
     schemaController: {
       compilersFactory: {

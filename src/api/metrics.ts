@@ -84,12 +84,13 @@ export class Metrics {
     else this.#denied.inc()
   }
 
-  /** Adds the request count and latency hooks to the app. */
+  /** Adds the request count and latency hook to the app. */
   instrument (app: FastifyInstance): void {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unknown'
       this.#requests.inc({ method: request.method, route, status: String(reply.statusCode) })
       this.#latency.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+      done()
     })
   }
 }
