@@ -68,6 +68,15 @@ t.test('bad URL encoding in the path is 400 NGAC_ERR_BAD_URL', async (t) => {
   isError(t, await app.inject({ method: 'POST', url: '/v1/check%', headers: JSON_TYPE, payload: JSON.stringify(CHECK) }), 'NGAC_ERR_BAD_URL')
 })
 
+t.test('bad URL encoding in the query string is 400 NGAC_ERR_BAD_URL, not a name', async (t) => {
+  const app = await build(t)
+  for (const url of ['/v1/privileges?user=%E0%A4%A&target=x', '/v1/revision?x=%ZZ', '/v1/acl?target=a%']) {
+    isError(t, await app.inject({ method: 'GET', url }), 'NGAC_ERR_BAD_URL')
+  }
+  const ok = await app.inject({ method: 'GET', url: '/v1/privileges?user=a+b&target=x%2Fy&process=%E2%9C%93' })
+  t.equal(ok.statusCode, 200, 'well-formed escapes, + for space')
+})
+
 t.test('a body that is not application/json is 415 NGAC_ERR_UNSUPPORTED_MEDIA_TYPE', async (t) => {
   const app = await build(t)
   const body = JSON.stringify(CHECK)
