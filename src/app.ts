@@ -12,6 +12,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { adminRoutes } from './api/admin-routes.js'
+import { authzenRoutes } from './api/authzen-routes.js'
 import { decisionRoutes } from './api/decision-routes.js'
 import { docsRoutes } from './api/docs-routes.js'
 import { buildValidatorCompiler, installJsonParser, parseQueryString, rejectBadQueryStrings, sendError } from './api/http.js'
@@ -105,6 +106,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
   await app.register(docsRoutes)
   await app.register(opsRoutes)
   await app.register(decisionRoutes)
+  await app.register(authzenRoutes)
   await app.register(adminRoutes)
   await app.ready()
   return app as unknown as App

@@ -55,7 +55,8 @@ t.test('defaults: the safe ones of DESIGN sections 5 and 8', async (t) => {
     jsonDepth: 64,
     defaultPageSize: 100,
     maxPageSize: 1000,
-    batchOperations: 100000
+    batchOperations: 100000,
+    revisionWaitMs: 5000
   })
   t.same(loadConfig({ env: {}, flags: {} }), config, 'empty env and flags change nothing')
 })
