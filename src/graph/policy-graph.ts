@@ -437,7 +437,7 @@ export class PolicyGraph {
     }
     const parentIds: number[] = []
     for (const parent of parents) {
-      const pid = this.#require(parent, `cannot assign '${name}' (${type}) to '${parent}'`)
+      const pid = this.#require(parent, () => `cannot assign '${name}' (${type}) to '${parent}'`)
       this.#checkAssignable(name, code, pid)
       if (!parentIds.includes(pid)) parentIds.push(pid)
     }
@@ -482,7 +482,7 @@ export class PolicyGraph {
    * @throws NgacError NGAC_ERR_NODE_NOT_FOUND, NGAC_ERR_NODE_IN_USE
    */
   deleteNode (name: string): void {
-    const id = this.#require(name, `cannot delete '${name}'`)
+    const id = this.#require(name, () => `cannot delete '${name}'`)
     const type = NODE_TYPES[this.#types[id]]
     const children = this.#children[id].length
     if (children > 0) {
@@ -530,7 +530,7 @@ export class PolicyGraph {
    * @throws NgacError NGAC_ERR_NODE_NOT_FOUND, NGAC_ERR_VALIDATION
    */
   setProperties (name: string, properties: Record<string, string>): void {
-    const id = this.#require(name, `cannot set properties of '${name}'`)
+    const id = this.#require(name, () => `cannot set properties of '${name}'`)
     const props = normalizeProperties(name, properties)
     const previous = this.#properties[id]
     this.#commit(() => { this.#properties[id] = props }, () => { this.#properties[id] = previous })
@@ -542,7 +542,7 @@ export class PolicyGraph {
    * NGAC_ERR_ASSIGNMENT_CYCLE
    */
   assign (child: string, parent: string): void {
-    const what = `cannot assign '${child}' to '${parent}'`
+    const what = (): string => `cannot assign '${child}' to '${parent}'`
     const cid = this.#require(child, what)
     const pid = this.#require(parent, what)
     this.#checkAssignable(child, this.#types[cid], pid)
@@ -560,15 +560,15 @@ export class PolicyGraph {
    * @throws NgacError NGAC_ERR_NODE_NOT_FOUND, NGAC_ERR_ASSIGNMENT_NOT_FOUND, NGAC_ERR_LAST_PARENT
    */
   deassign (child: string, parent: string): void {
-    const what = `cannot deassign '${child}' from '${parent}'`
+    const what = (): string => `cannot deassign '${child}' from '${parent}'`
     const cid = this.#require(child, what)
     const pid = this.#require(parent, what)
     const parents = this.#parents[cid]
     if (!parents.includes(pid)) {
-      throw new NgacError('NGAC_ERR_ASSIGNMENT_NOT_FOUND', `${what}: '${child}' is not assigned to '${parent}'`)
+      throw new NgacError('NGAC_ERR_ASSIGNMENT_NOT_FOUND', `${what()}: '${child}' is not assigned to '${parent}'`)
     }
     if (parents.length === 1) {
-      throw new NgacError('NGAC_ERR_LAST_PARENT', `${what}: it is the last parent of '${child}'; assign it elsewhere first or delete it`)
+      throw new NgacError('NGAC_ERR_LAST_PARENT', `${what()}: it is the last parent of '${child}'; assign it elsewhere first or delete it`)
     }
     let at: readonly [number, number] = [-1, -1]
     this.#commit(() => { at = this.#unlink(cid, pid) }, () => this.#link(cid, pid, at))
@@ -580,15 +580,15 @@ export class PolicyGraph {
    * @throws NgacError NGAC_ERR_NODE_NOT_FOUND, NGAC_ERR_INVALID_ASSOCIATION, NGAC_ERR_UNKNOWN_RIGHT
    */
   associate (ua: string, target: string, rights: readonly string[]): void {
-    const what = `cannot associate '${ua}' with '${target}'`
+    const what = (): string => `cannot associate '${ua}' with '${target}'`
     const uid = this.#require(ua, what)
     const tid = this.#require(target, what)
     if (this.#types[uid] !== UA) {
-      throw new NgacError('NGAC_ERR_INVALID_ASSOCIATION', `${what}: '${ua}' is a ${NODE_TYPES[this.#types[uid]]}; the first end of an association must be a user attribute`)
+      throw new NgacError('NGAC_ERR_INVALID_ASSOCIATION', `${what()}: '${ua}' is a ${NODE_TYPES[this.#types[uid]]}; the first end of an association must be a user attribute`)
     }
     const ttype = this.#types[tid]
     if (ttype !== UA && ttype !== OA && ttype !== O) {
-      throw new NgacError('NGAC_ERR_INVALID_ASSOCIATION', `${what}: '${target}' is a ${NODE_TYPES[ttype]}; the target of an association must be a user attribute, object attribute or object (grant rights on policy classes through 'ngac:admin')`)
+      throw new NgacError('NGAC_ERR_INVALID_ASSOCIATION', `${what()}: '${target}' is a ${NODE_TYPES[ttype]}; the target of an association must be a user attribute, object attribute or object (grant rights on policy classes through 'ngac:admin')`)
     }
     const names = normalizeRights(rights, what)
     const mask = this.#rights.mask(names, `the association of '${ua}' on '${target}'`)
@@ -606,10 +606,10 @@ export class PolicyGraph {
    * @throws NgacError NGAC_ERR_NODE_NOT_FOUND, NGAC_ERR_ASSOCIATION_NOT_FOUND
    */
   dissociate (ua: string, target: string): void {
-    const what = `cannot dissociate '${ua}' from '${target}'`
+    const what = (): string => `cannot dissociate '${ua}' from '${target}'`
     const a = this.#findAssociation(this.#require(ua, what), this.#require(target, what))
     if (a === undefined) {
-      throw new NgacError('NGAC_ERR_ASSOCIATION_NOT_FOUND', `${what}: there is no association of '${ua}' on '${target}'`)
+      throw new NgacError('NGAC_ERR_ASSOCIATION_NOT_FOUND', `${what()}: there is no association of '${ua}' on '${target}'`)
     }
     let at: readonly [number, number] = [-1, -1]
     this.#commit(() => { at = this.#removeAssociation(a) }, () => this.#addAssociation(a, at))
@@ -623,9 +623,9 @@ export class PolicyGraph {
   createProhibition (prohibition: ProhibitionInfo): void {
     const { name, subject, intersection, containers } = prohibition
     validateName(name, 'prohibition name')
-    const what = `cannot create prohibition '${name}'`
+    const what = (): string => `cannot create prohibition '${name}'`
     if (this.#prohibitions.has(name)) {
-      throw new NgacError('NGAC_ERR_PROHIBITION_EXISTS', `${what}: a prohibition of that name exists`)
+      throw new NgacError('NGAC_ERR_PROHIBITION_EXISTS', `${what()}: a prohibition of that name exists`)
     }
     let subjectId = -1
     let process: string | undefined
@@ -633,32 +633,32 @@ export class PolicyGraph {
       subjectId = this.#require(subject, what)
       const t = this.#types[subjectId]
       if (t !== U && t !== UA) {
-        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what}: its subject '${subject}' is a ${NODE_TYPES[t]}; a subject must be a user, a user attribute or {"process": id}`)
+        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what()}: its subject '${subject}' is a ${NODE_TYPES[t]}; a subject must be a user, a user attribute or {"process": id}`)
       }
     } else if (subject !== null && typeof subject === 'object' && typeof subject.process === 'string' && subject.process.length > 0) {
       process = subject.process
     } else {
-      throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what}: its subject must be a user or user attribute name, or {"process": id}`)
+      throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what()}: its subject must be a user or user attribute name, or {"process": id}`)
     }
     if (typeof intersection !== 'boolean') {
-      throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what}: 'intersection' must be true or false`)
+      throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what()}: 'intersection' must be true or false`)
     }
     if (!Array.isArray(containers) || containers.length === 0) {
-      throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what}: it needs at least one container`)
+      throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what()}: it needs at least one container`)
     }
     const ids: number[] = []
     const complements: boolean[] = []
     for (const c of containers) {
       if (c === null || typeof c !== 'object' || typeof c.complement !== 'boolean') {
-        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what}: each container is {"name": node, "complement": true|false}`)
+        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what()}: each container is {"name": node, "complement": true|false}`)
       }
       const cid = this.#require(c.name, what)
       const t = this.#types[cid]
       if (t !== UA && t !== OA && t !== O) {
-        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what}: container '${c.name}' is a ${NODE_TYPES[t]}; containers must be user attributes, object attributes or objects`)
+        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what()}: container '${c.name}' is a ${NODE_TYPES[t]}; containers must be user attributes, object attributes or objects`)
       }
       if (ids.includes(cid)) {
-        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what}: container '${c.name}' is listed twice`)
+        throw new NgacError('NGAC_ERR_INVALID_PROHIBITION', `${what()}: container '${c.name}' is listed twice`)
       }
       ids.push(cid)
       complements.push(c.complement)
@@ -691,10 +691,11 @@ export class PolicyGraph {
     else this.#undo.push(revert)
   }
 
-  #require (name: string, what?: string): number {
+  /** The id of `name`; `what` (built only on failure) says what could not be done. */
+  #require (name: string, what?: () => string): number {
     const id = typeof name === 'string' ? this.#ids.get(name) : undefined
     if (id === undefined) {
-      const prefix = what === undefined ? '' : `${what}: `
+      const prefix = what === undefined ? '' : `${what()}: `
       throw new NgacError('NGAC_ERR_NODE_NOT_FOUND', `${prefix}there is no node ${JSON.stringify(name)}`)
     }
     return id
@@ -835,12 +836,12 @@ function normalizeProperties (name: string, properties: unknown): Properties {
   return Object.freeze(Object.fromEntries(entries))
 }
 
-function normalizeRights (rights: unknown, what: string): readonly string[] {
+function normalizeRights (rights: unknown, what: () => string): readonly string[] {
   if (!Array.isArray(rights) || rights.some((r) => typeof r !== 'string')) {
-    throw new NgacError('NGAC_ERR_VALIDATION', `${what}: rights must be a list of right names`)
+    throw new NgacError('NGAC_ERR_VALIDATION', `${what()}: rights must be a list of right names`)
   }
   if (rights.length === 0) {
-    throw new NgacError('NGAC_ERR_VALIDATION', `${what}: give at least one right`)
+    throw new NgacError('NGAC_ERR_VALIDATION', `${what()}: give at least one right`)
   }
   return Object.freeze([...new Set(rights as string[])].sort())
 }
