@@ -20,6 +20,7 @@ import { isNgacError, NgacError } from '../errors.js'
 import { O, OA, PC, U, UA, type PolicyGraph } from '../graph/index.js'
 import type { CheckRequest, SubjectRequest, TargetRequest } from '../pdp/index.js'
 import type { Policy } from '../policy.js'
+import { sendError, toNgacError } from './http.js'
 import { errorResponses } from './schemas.js'
 
 /** Most items in one `POST /access/v1/evaluations`; above it the request is refused with 413. */
@@ -54,7 +55,7 @@ const ItemError = Type.Object({
 const ActionResult = Type.Object({ name: Type.String() }, { additionalProperties: false })
 const SearchResults = (item: typeof EntityResult | typeof ActionResult, what: string) => ({
   200: Type.Object({ results: Type.Array(item, { description: what }), page: PageResponse }, { additionalProperties: false }),
-  ...errorResponses(400, 413, 415)
+  ...errorResponses(400, 413)
 })
 const Decision = Type.Object({ decision: Type.Boolean(), context: Type.Optional(ItemError) }, { additionalProperties: false })
 
@@ -73,12 +74,20 @@ export const authzenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const publicUrl = app.config.publicUrl?.replace(/\/+$/, '')
   const tags = ['decisions']
 
+  // The AuthZEN certification asks 400, not 415, for a body that is not JSON.
+  app.setErrorHandler((err, request, reply) => {
+    const e = toNgacError(err)
+    return sendError(e.code === 'NGAC_ERR_UNSUPPORTED_MEDIA_TYPE'
+      ? new NgacError('NGAC_ERR_VALIDATION', 'AuthZEN requests are JSON: send the body with Content-Type: application/json', { cause: err })
+      : e, request, reply)
+  })
+
   app.post('/access/v1/evaluation', {
     schema: {
       tags,
       summary: 'AuthZEN access evaluation: may the subject do the action on the resource?',
       body: Type.Object({ subject: Subject, action: Action, resource: Resource, context: Context }),
-      response: { 200: Decision, ...errorResponses(400, 413, 415) }
+      response: { 200: Decision, ...errorResponses(400, 413) }
     }
   }, (request) => {
     const { subject, action, resource } = request.body
@@ -107,7 +116,7 @@ export const authzenRoutes: FastifyPluginAsyncTypebox = async (app) => {
           evaluations: Type.Optional(Type.Array(Decision)),
           decision: Type.Optional(Type.Boolean())
         }, { additionalProperties: false, description: '`evaluations` for a batch; `decision` alone when the request had no items.' }),
-        ...errorResponses(400, 413, 415)
+        ...errorResponses(400, 413)
       }
     },
     preValidation: async (request) => {
