@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import { exportPolicy } from '../src/graph/index.js'
 import { generate, parseSize } from './generate.js'
-import { fmt, table } from './table.js'
+import { envInt, fmt, table } from './table.js'
 
 // ---------------------------------------------------------------- autocannon (CommonJS, no bundled types)
 
@@ -64,13 +64,6 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (options: Aut
 
 // ---------------------------------------------------------------- settings
 
-function envInt (name: string, fallback: number): number {
-  const v = process.env[name]
-  if (v === undefined || v === '') return fallback
-  const n = Number(v)
-  if (!Number.isInteger(n) || n <= 0) throw new TypeError(`${name} must be a positive integer, got '${v}'`)
-  return n
-}
 
 const SIZE = process.env.BENCH_SIZE ?? '1m'
 const SEED = envInt('BENCH_SEED', 1)

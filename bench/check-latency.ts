@@ -39,20 +39,13 @@ import { maskContains, type RightsMask } from '../src/graph/index.js'
 import { DecisionEngine, ProductionEvaluator, ReferenceEvaluator } from '../src/pdp/index.js'
 import type { CheckRequest, Subject, Target } from '../src/pdp/index.js'
 import { Random, elementCount, generate, parseSize, type Generated, type GraphKind } from './generate.js'
-import { fmt, pct, table } from './table.js'
+import { envInt, fmt, pct, table } from './table.js'
 
 // ---------------------------------------------------------------- settings
 
 const DEFAULT_SIZES = 'rbac:10k,rbac:100k,rbac:1m,multi:10k,multi:1m'
 const KINDS: readonly GraphKind[] = ['rbac', 'multi']
 
-function envInt (name: string, fallback: number): number {
-  const v = process.env[name]
-  if (v === undefined || v === '') return fallback
-  const n = Number(v)
-  if (!Number.isInteger(n) || n <= 0) throw new TypeError(`${name} must be a positive integer, got '${v}'`)
-  return n
-}
 
 const QUERIES = envInt('BENCH_QUERIES', 20_000)
 const ROUNDS = envInt('BENCH_ROUNDS', 5)

@@ -32,17 +32,10 @@ import vm from 'node:vm'
 import { exportPolicy, type Operation } from '../src/graph/index.js'
 import { openPolicy } from '../src/policy.js'
 import { elementCount, generate, parseSize } from './generate.js'
-import { fmt, table } from './table.js'
+import { envInt, fmt, table } from './table.js'
 
 // ---------------------------------------------------------------- settings
 
-function envInt (name: string, fallback: number): number {
-  const v = process.env[name]
-  if (v === undefined || v === '') return fallback
-  const n = Number(v)
-  if (!Number.isInteger(n) || n <= 0) throw new TypeError(`${name} must be a positive integer, got '${v}'`)
-  return n
-}
 
 const SEED = envInt('BENCH_SEED', 1)
 const LOADS = envInt('BENCH_LOADS', 3)

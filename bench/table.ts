@@ -25,3 +25,12 @@ export function fmt (n: number): string {
 export function pct (ratio: number): string {
   return `${(ratio * 100).toFixed(1)}%`
 }
+
+/** A positive integer setting from the environment, or `fallback` when unset. */
+export function envInt (name: string, fallback: number): number {
+  const v = process.env[name]
+  if (v === undefined || v === '') return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n <= 0) throw new TypeError(`${name} must be a positive integer, got '${v}'`)
+  return n
+}
