@@ -49,8 +49,7 @@ t.test('the curl session works against a real server and prints what the README 
     })
     server.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
   })
-  // Each curl's answer on its own line, as the README shows them.
-  const script = 'curl () { command curl "$@"; echo; }\n' + session.body.replaceAll('localhost:8080', `127.0.0.1:${port}`)
+  const script = session.body.replaceAll('localhost:8080', `127.0.0.1:${port}`)
   const r = await new Promise<{ status: number | null, stdout: string }>((resolve) => {
     const child = spawn('bash', ['-c', script], { cwd: root })
     let stdout = ''
