@@ -1,25 +1,10 @@
 // `ngac lint` and `ngac export --format dot|gexf|graphology` as users run them: a real child
 // process of the built CLI (npm test builds first).
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { cliRunner } from './cli-helper.js'
 
-const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url))
-const dir = mkdtempSync(join(tmpdir(), 'ngac-cli-analysis-'))
-
-function ngac (...args: string[]): { status: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, NGAC_DB: '' } })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
-
-function file (name: string, content: unknown): string {
-  const path = join(dir, name)
-  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content))
-  return path
-}
+const { dir, ngac, file } = cliRunner('ngac-cli-analysis-')
 
 const cleanDoc = {
   resourceRights: ['read', 'write'],
