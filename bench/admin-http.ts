@@ -2,8 +2,9 @@
  * The HTTP API under load, against a bare fastify route as the ceiling.
  *
  * Starts two child processes: the real server (`node dist/src/cli.js serve --host 127.0.0.1
- * --port P --db FILE`, NGAC_LOG_LEVEL=warn so no per-request log lines; P is a free port found
- * just before) and a bare fastify app (logger off) answering `{ok:true}` on GET / and POST /.
+ * --port P --grpc-port 0 --db FILE`, NGAC_LOG_LEVEL=warn so no per-request log lines; P is a
+ * free port found just before) and bench/ceiling.ts's bare fastify app (logger off) answering
+ * `{ok:true}` on GET / and POST /.
  * Then, from this process:
  * 1. imports a generated rbac policy of BENCH_SIZE (1m) elements with PUT /v1/policy (timed);
  * 2. pages through GET /v1/nodes?limit=100 with `nextCursor` to the end (about 4200 pages at 1m),
@@ -23,47 +24,15 @@
  *
  * Figures are printed, never asserted: this is a benchmark, not a test.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { createRequire } from 'node:module'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import Fastify from 'fastify'
 import { exportPolicy } from '../src/graph/index.js'
 import { generate, parseSize } from './generate.js'
+import { autocannon, log, quantile, startCeiling, startNgac, stop, type AutocannonRequest } from './servers.js'
 import { envInt, fmt, table } from './table.js'
 
-// ---------------------------------------------------------------- autocannon (CommonJS, no bundled types)
-
-interface AutocannonRequest {
-  method?: string
-  path?: string
-  headers?: Record<string, string>
-  body?: string
-  setupRequest?: (request: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest
-}
-interface AutocannonOptions {
-  url: string
-  connections: number
-  duration: number
-  pipelining?: number
-  requests?: AutocannonRequest[]
-}
-interface AutocannonResult {
-  duration: number
-  errors: number
-  timeouts: number
-  non2xx: number
-  '2xx': number
-  latency: { p50: number, p99: number, average: number }
-}
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: AutocannonOptions) => Promise<AutocannonResult>
-
 // ---------------------------------------------------------------- settings
-
 
 const SIZE = process.env.BENCH_SIZE ?? '1m'
 const SEED = envInt('BENCH_SEED', 1)
@@ -75,82 +44,6 @@ const BATCH_OPS = 1000
 /** An OA of every generated rbac graph: the parent of the nodes the writes create. */
 const PARENT = 'folder0.0'
 const JSON_HEADERS = { 'content-type': 'application/json' }
-
-function log (line: string): void {
-  process.stderr.write(`${line}\n`)
-}
-
-function quantile (sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
-}
-
-// ---------------------------------------------------------------- the ceiling (child mode)
-
-async function serveCeiling (): Promise<void> {
-  const app = Fastify({ logger: false })
-  app.get('/', async () => ({ ok: true }))
-  app.post('/', async () => ({ ok: true }))
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  process.stdout.write(`listening ${typeof address === 'object' && address !== null ? address.port : 0}\n`)
-}
-
-// ---------------------------------------------------------------- processes
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : 0
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-async function waitReady (base: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`)
-    try {
-      const res = await fetch(`${base}/healthz`)
-      if (res.ok) return
-    } catch { /* not listening yet */ }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`the server at ${base} did not become ready`)
-}
-
-async function startNgac (db: string): Promise<{ child: ChildProcess, base: string }> {
-  const port = await freePort()
-  const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url))
-  const child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--db', db], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, NGAC_LOG_LEVEL: 'warn' }
-  })
-  const base = `http://127.0.0.1:${port}`
-  await waitReady(base, child)
-  return { child, base }
-}
-
-async function startCeiling (): Promise<{ child: ChildProcess, base: string }> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_CEILING: '1' }
-  })
-  let text = ''
-  for await (const chunk of child.stdout as NodeJS.ReadableStream) {
-    text += String(chunk)
-    const m = /listening (\d+)/.exec(text)
-    if (m !== null) return { child, base: `http://127.0.0.1:${m[1]}` }
-  }
-  throw new Error('the ceiling server did not start')
-}
-
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
-  child.kill('SIGTERM')
-  await once(child, 'exit')
-}
 
 // ---------------------------------------------------------------- measurements
 
@@ -190,7 +83,8 @@ async function sequential (name: string, first: string, next: (body: unknown) =>
 async function main (): Promise<void> {
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ngac-http-bench-'))
   const ngac = await startNgac(join(dir, 'policy.db'))
-  const ceiling = await startCeiling()
+  const ceilingProcess = await startCeiling('http')
+  const ceiling = { child: ceilingProcess.child, base: `http://127.0.0.1:${ceilingProcess.port}` }
   const cpu = cpus()[0]?.model ?? 'unknown'
   process.stdout.write(`node ${process.version}, ${cpus().length} cpus (${cpu}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ` +
     `rbac-${SIZE}, seed ${SEED}, ${DURATION} s per figure after ${WARMUP} s warm-up\n\n`)
@@ -288,5 +182,4 @@ async function main (): Promise<void> {
   if (json !== undefined && json !== '') writeFileSync(json, JSON.stringify({ node: process.version, cpu, size: SIZE, elements, importS, duration: DURATION, paging, loads }, null, 2))
 }
 
-if (process.env.BENCH_CEILING === '1') await serveCeiling()
-else await main()
+await main()

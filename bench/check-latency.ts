@@ -1,8 +1,19 @@
 /**
  * In-process decision latency on generated graphs (bench/generate.ts).
  *
- * For each graph: its element count, build time and heap; then the latency of
- * - `DecisionEngine.check` (names in, the whole public path),
+ * For each graph: its element count, build time and heap; the decision engine's build time and
+ * memory (constructor and first check: evaluator scratch space and the decision cache's arrays);
+ * then the latency of
+ * - `DecisionEngine.check` without decision cache (`{ cache: false }`; names in, the whole
+ *   public path, every check a full evaluation),
+ * - the default engine's cache-miss path ("engine.check miss": a two-entry cache, so nearly every
+ *   check misses, over the default evaluator with its per-user and per-target memos, which the
+ *   recurring users and targets of the sequence keep warm), and the same with two-slot memos
+ *   ("engine.check cold miss": nearly every user and target walked afresh),
+ * - `DecisionEngine.check` with the decision cache ("engine.check cached"): the first
+ *   BENCH_WORKING_SET (256) queries of the sequence, cycled to the same number of queries, so
+ *   that after the warm-up pass every check is a hit (the cache's hit path); the hit ratio is
+ *   printed beside it,
  * - `ProductionEvaluator.allows` with pre-resolved ids (the raw evaluator, no name lookup),
  * - `ReferenceEvaluator.privileges` with ids (graphs of at most 10k elements only: it is slow),
  *   cross-checked against the production evaluator on the same queries,
@@ -22,6 +33,7 @@
  * sizes: comma separated; `10k` means every kind at 10k, `rbac:100k` one graph.
  *   Default: rbac:10k,rbac:100k,rbac:1m,multi:10k,multi:1m.
  * Other settings: BENCH_QUERIES (20000), BENCH_ROUNDS (5), BENCH_BATCH (100), BENCH_SEED (1),
+ *   BENCH_WORKING_SET (256),
  *   BENCH_REF_QUERIES (400), BENCH_REVIEW_SAMPLES (50), BENCH_JSON=file (also write the figures
  *   as JSON, for bench/summarize.js), BENCH_ISOLATE (1: each graph in a fresh child process, the
  *   default; 0: every graph in this process, where earlier graphs skew later figures).
@@ -57,6 +69,7 @@ const REF_MAX_ELEMENTS = 20_000
 const REVIEW_SAMPLES = envInt('BENCH_REVIEW_SAMPLES', 50)
 const REVIEW_MAX_ELEMENTS = 200_000
 const REVIEW_LARGE_SAMPLES = envInt('BENCH_REVIEW_LARGE_SAMPLES', 20)
+const WORKING_SET = envInt('BENCH_WORKING_SET', 256)
 
 interface GraphSpec { kind: GraphKind, label: string, elements: number, text: string }
 
@@ -178,10 +191,19 @@ function makeQueries (gen: Generated, count: number, seed: number): Queries {
 // ---------------------------------------------------------------- one graph
 
 interface GraphRow { graph: string, nodes: number, assignments: number, associations: number, prohibitions: number, elements: number, buildMs: number, heapMB: number }
-interface LatencyRow extends Latency { graph: string, path: string }
+interface LatencyRow extends Latency { graph: string, path: string, hitRatio?: number }
 interface ReviewRow extends Review { graph: string, call: string }
+/** The engine over a built graph: constructor plus first check (which allocates the scratch space and the cache). */
+interface EngineRow { graph: string, cache: number, buildMs: number, heapMB: number, arrayBuffersMB: number }
 
-interface Results { graphs: GraphRow[], latency: LatencyRow[], review: ReviewRow[], mismatches: { graph: string, compared: number, mismatches: number }[] }
+interface Results { graphs: GraphRow[], engines: EngineRow[], latency: LatencyRow[], review: ReviewRow[], mismatches: { graph: string, compared: number, mismatches: number }[] }
+
+/** heapUsed and arrayBuffers (typed arrays live outside the JS heap) after a full collection, in MB. */
+function memoryMB (): { heap: number, arrayBuffers: number } {
+  gc()
+  const m = process.memoryUsage()
+  return { heap: m.heapUsed / 2 ** 20, arrayBuffers: m.arrayBuffers / 2 ** 20 }
+}
 
 function benchGraph (spec: GraphSpec, results: Results): void {
   gc()
@@ -200,14 +222,56 @@ function benchGraph (spec: GraphSpec, results: Results): void {
   const q = makeQueries(gen, QUERIES, SEED)
   const { requests, subjects, targets, required } = q
 
+  const before = memoryMB()
+  const e0 = process.hrtime.bigint()
   const engine = new DecisionEngine(graph)
+  engine.check(requests[0])
+  const engineMs = Number(process.hrtime.bigint() - e0) / 1e6
+  const after = memoryMB()
+  const capacity = engine.cacheStats?.capacity ?? 0
+  results.engines.push({ graph: spec.label, cache: capacity, buildMs: engineMs, heapMB: after.heap - before.heap, arrayBuffersMB: after.arrayBuffers - before.arrayBuffers })
+  log(`  engine built in ${fmt(engineMs)} ms (cache of ${capacity} entries): heap +${fmt(after.heap - before.heap)} MB, array buffers +${fmt(after.arrayBuffers - before.arrayBuffers)} MB`)
+
+  const uncached = new DecisionEngine(graph, { cache: false })
   const check = timeQueries(QUERIES, BATCH, ROUNDS, QUERIES, (from, to) => {
     let allowed = 0
-    for (let i = from; i < to; i++) if (engine.check(requests[i]).allowed) allowed++
+    for (let i = from; i < to; i++) if (uncached.check(requests[i]).allowed) allowed++
     return allowed
   })
   results.latency.push({ graph: spec.label, path: 'engine.check', ...check })
-  log(`  engine.check       median ${fmt(check.median)} us  p99 ${fmt(check.p99)} us  allow ${pct(check.allowRatio)}`)
+  log(`  engine.check       median ${fmt(check.median)} us  p99 ${fmt(check.p99)} us  allow ${pct(check.allowRatio)}  (no cache)`)
+
+  // The miss path of the default engine (a lookup, an evaluation with the memos, a store): a
+  // two-entry cache misses on nearly every query of the sequence; the evaluator is the default
+  // engine's. "cold" gives the memo two slots too, so nearly every user is walked afresh.
+  for (const [path, memoSlots] of [['engine.check miss', 4096], ['engine.check cold miss', 2]] as const) {
+    const missing = new DecisionEngine(graph, { cache: { capacity: 2 }, evaluator: new ProductionEvaluator(graph, { memo: memoSlots }) })
+    const before = missing.cacheStats ?? { hits: 0, misses: 0 }
+    const miss = timeQueries(QUERIES, BATCH, ROUNDS, QUERIES, (from, to) => {
+      let allowed = 0
+      for (let i = from; i < to; i++) if (missing.check(requests[i]).allowed) allowed++
+      return allowed
+    })
+    const after = missing.cacheStats ?? { hits: 0, misses: 0 }
+    const hitRatio = (after.hits - before.hits) / Math.max(1, after.hits - before.hits + after.misses - before.misses)
+    results.latency.push({ graph: spec.label, path, ...miss, hitRatio })
+    log(`  ${path.padEnd(22)} median ${fmt(miss.median)} us  p99 ${fmt(miss.p99)} us  allow ${pct(miss.allowRatio)}  hits ${pct(hitRatio)}`)
+  }
+
+  const working = Math.min(WORKING_SET, QUERIES)
+  const hot: CheckRequest[] = []
+  for (let i = 0; i < QUERIES; i++) hot.push(requests[i % working])
+  const statsBefore = engine.cacheStats ?? { hits: 0, misses: 0 }
+  const cached = timeQueries(QUERIES, BATCH, ROUNDS, QUERIES, (from, to) => {
+    let allowed = 0
+    for (let i = from; i < to; i++) if (engine.check(hot[i]).allowed) allowed++
+    return allowed
+  })
+  const statsAfter = engine.cacheStats ?? { hits: 0, misses: 0 }
+  const lookups = statsAfter.hits - statsBefore.hits + statsAfter.misses - statsBefore.misses
+  const hitRatio = lookups === 0 ? 0 : (statsAfter.hits - statsBefore.hits) / lookups
+  results.latency.push({ graph: spec.label, path: 'engine.check cached', ...cached, hitRatio })
+  log(`  engine.check cached median ${fmt(cached.median)} us  p99 ${fmt(cached.p99)} us  allow ${pct(cached.allowRatio)}  hits ${pct(hitRatio)} of ${lookups} lookups (${working} pairs)`)
 
   const production = new ProductionEvaluator(graph)
   const allows = timeQueries(QUERIES, BATCH, ROUNDS, QUERIES, (from, to) => {
@@ -264,9 +328,14 @@ function printResults (results: Results): void {
     results.graphs.map((g) => [g.graph, String(g.nodes), String(g.assignments), String(g.associations), String(g.prohibitions),
       String(g.elements), (g.buildMs / 1000).toFixed(2), g.heapMB.toFixed(0)])))
   out.push('')
+  out.push('decision engine: constructor and first check; memory after a full GC')
+  out.push(table(['graph', 'cache entries', 'build ms', 'heap MB', 'array buffers MB'],
+    results.engines.map((e) => [e.graph, String(e.cache), fmt(e.buildMs), fmt(e.heapMB), fmt(e.arrayBuffersMB)])))
+  out.push('')
   out.push('per-check latency, us (median over rounds of batch figures)')
-  out.push(table(['graph', 'path', 'queries', 'rounds', 'median', 'p99', 'mean', 'allow'],
-    results.latency.map((r) => [r.graph, r.path, String(r.queries), String(r.rounds), fmt(r.median), fmt(r.p99), fmt(r.mean), pct(r.allowRatio)])))
+  out.push(table(['graph', 'path', 'queries', 'rounds', 'median', 'p99', 'mean', 'allow', 'cache hits'],
+    results.latency.map((r) => [r.graph, r.path, String(r.queries), String(r.rounds), fmt(r.median), fmt(r.p99), fmt(r.mean), pct(r.allowRatio),
+      r.hitRatio === undefined ? '-' : pct(r.hitRatio)])))
   if (results.mismatches.length > 0) {
     out.push('')
     out.push('production vs reference: ' + results.mismatches.map((m) => `${m.graph} ${m.mismatches}/${m.compared} differ`).join(', '))
@@ -297,6 +366,7 @@ function benchGraphIsolated (spec: GraphSpec, results: Results): void {
   const part = JSON.parse(readFileSync(file, 'utf8')) as Results
   rmSync(file, { force: true })
   results.graphs.push(...part.graphs)
+  results.engines.push(...part.engines)
   results.latency.push(...part.latency)
   results.review.push(...part.review)
   results.mismatches.push(...part.mismatches)
@@ -304,7 +374,7 @@ function benchGraphIsolated (spec: GraphSpec, results: Results): void {
 
 const specs = parseSpecs(process.argv[2] ?? process.env.BENCH_SIZES ?? DEFAULT_SIZES)
 const isolate = process.env.BENCH_ISOLATE !== '0' && specs.length > 1
-const results: Results = { graphs: [], latency: [], review: [], mismatches: [] }
+const results: Results = { graphs: [], engines: [], latency: [], review: [], mismatches: [] }
 const cpu = cpus()[0]?.model ?? 'unknown'
 const json = process.env.BENCH_JSON
 process.stdout.write(`node ${process.version}, ${cpus().length} cpus (${cpu}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ` +

@@ -6,21 +6,26 @@
  *  +- ops plugin        /healthz /readyz /metrics
  *  +- docs plugin       /openapi.json /docs
  *  +- decision plugin   /v1/check ...           (no admin hooks on the decision path)
+ *  +- authzen plugin    /access/v1/...
+ *  +- ext_authz plugin  /ext_authz/*            (Envoy, nginx, Caddy; its own body parser)
  *  +- admin plugin      /v1/nodes /v1/batch /v1/lint ... (bearer token when configured)
  * ```
  */
+import { METHODS } from 'node:http'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { adminRoutes } from './api/admin-routes.js'
 import { authzenRoutes } from './api/authzen-routes.js'
 import { decisionRoutes } from './api/decision-routes.js'
 import { docsRoutes } from './api/docs-routes.js'
+import { answerExtAuthz, extAuthzRoutes, isExtAuthzUrl } from './api/ext-authz-routes.js'
 import { buildValidatorCompiler, installJsonParser, parseQueryString, rejectBadQueryStrings, sendError } from './api/http.js'
 import { Metrics } from './api/metrics.js'
 import { opsRoutes } from './api/ops-routes.js'
 import { SHARED_SCHEMAS } from './api/schemas.js'
 import type { Config } from './config.js'
 import { NgacError } from './errors.js'
+import { ExtAuthz } from './ext-authz/mapping.js'
 import { openPolicy, type Policy } from './policy.js'
 
 /** One info line per request, when it completes: method, URL, status, time. Never a body. */
@@ -40,10 +45,15 @@ export interface AppDeps {
   readonly policy?: Policy
   /** fastify's logger option; the config's log level when not given. */
   readonly logger?: FastifyServerOptions['logger']
+  /**
+   * Run when the app closes, after its HTTP server has stopped and before its own policy closes:
+   * startServer closes its gRPC server here (hooks cannot be added once the app is built).
+   */
+  readonly onClose?: () => Promise<void>
 }
 
 /** The app with its type provider. */
-export type App = FastifyInstance & { readonly policy: Policy, readonly config: Config, readonly metrics: Metrics }
+export type App = FastifyInstance & { readonly policy: Policy, readonly config: Config, readonly metrics: Metrics, readonly extAuthz: ExtAuthz }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -78,15 +88,30 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
         buildValidator: ((externalSchemas: Record<string, unknown>) => buildValidatorCompiler(externalSchemas)) as never
       }
     },
-    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) }
+    frameworkErrors: (err, request, reply) => {
+      if (isExtAuthzUrl(request.url)) answerExtAuthz(request, reply)
+      else sendError(err, request, reply)
+    }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // A proxy asks ext_authz about any method its clients use (WebDAV's too); CONNECT never reaches it.
+  for (const method of METHODS) if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+
   const ownPolicy = deps.policy === undefined
-  const policy = deps.policy ?? openPolicy({ db: config.db })
+  const policy = deps.policy ?? openPolicy({ db: config.db, cache: config.decisionCache.enabled && { capacity: config.decisionCache.capacity } })
+  // Another worker's or process's writes to the same file show here within about 10 ms.
+  if (ownPolicy) policy.follow()
   app.decorate('policy', policy)
   app.decorate('config', config)
   app.decorate('metrics', new Metrics(policy))
-  app.addHook('onClose', async () => { if (ownPolicy) policy.close() })
+  app.decorate('extAuthz', new ExtAuthz(policy, config.extAuthz, { log: app.log }))
+  app.addHook('onClose', async () => {
+    try {
+      await deps.onClose?.()
+    } finally {
+      if (ownPolicy) policy.close()
+    }
+  })
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.removeContentTypeParser('text/plain')
@@ -107,6 +132,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
   await app.register(opsRoutes)
   await app.register(decisionRoutes)
   await app.register(authzenRoutes)
+  await app.register(extAuthzRoutes)
   await app.register(adminRoutes)
   await app.ready()
   return app as unknown as App

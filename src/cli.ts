@@ -3,6 +3,7 @@
  * The `ngac` command (DESIGN section 5, CLI). Exit codes: 0 success (or allowed), 1 denied (or
  * lint found errors), 2 bad input or usage.
  */
+import cluster from 'node:cluster'
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -12,15 +13,18 @@ import { loadPolicy, type PolicyFormat, type PolicyGraph } from './graph/index.j
 import type { Explanation } from './pdp/index.js'
 import { loadConfig } from './config.js'
 import { openPolicy } from './policy.js'
-import { startServer } from './server.js'
+import { serve as serveConfig } from './server.js'
 import { SqliteStore } from './store/index.js'
 
 const USAGE = `ngac: NGAC policy decision point
 
 Usage:
-  ngac serve [--db FILE] [--host H] [--port P] [--grpc-port P] [--config FILE]
+  ngac serve [--db FILE] [--host H] [--port P] [--grpc-port P] [--workers N] [--config FILE]
       Serve the REST API (administration, decisions, /docs, /metrics) on
-      127.0.0.1:8080 by default, with the policy in ./data/ngac.db.
+      127.0.0.1:8080 by default, with the policy in ./data/ngac.db, and Envoy's
+      gRPC ext_authz (Authorization/Check, grpc.health.v1) on port 9191
+      (--grpc-port P; 0 turns it off), with N worker processes sharing the
+      ports (default: one per core).
       Environment: NGAC_DB, HOST, PORT, NGAC_ADMIN_TOKEN, NGAC_LOG_LEVEL.
   ngac check USER RIGHT TARGET (--db FILE | --policy FILE) [--explain] [--process ID]
       Decide whether USER may do RIGHT on TARGET, under the policy in a database
@@ -287,7 +291,7 @@ async function serve (argv: readonly string[]): Promise<number> {
       config: { type: 'string' }
     }
   }))
-  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac serve [--db FILE] [--host H] [--port P] [--grpc-port P] [--config FILE]')
+  if (positionals.length !== 0) throw new NgacError('NGAC_ERR_VALIDATION', 'usage: ngac serve [--db FILE] [--host H] [--port P] [--grpc-port P] [--workers N] [--config FILE]')
   const flags: Record<string, string | number> = {}
   if (values.db !== undefined) flags.db = values.db as string
   if (values.host !== undefined) flags.host = values.host as string
@@ -299,7 +303,7 @@ async function serve (argv: readonly string[]): Promise<number> {
     env: process.env,
     flags
   })
-  await startServer(config)
+  await serveConfig(config)
   // Keep running: the server closes the process on SIGTERM or SIGINT.
   return new Promise<number>(() => {})
 }
@@ -375,7 +379,14 @@ function describe (err: unknown): string {
 
 // Run when executed directly (bin or `node dist/src/cli.js`), not when imported by tests.
 if (process.argv[1] !== undefined && isMain(process.argv[1])) {
+  // A reader that stops early (`ngac export | head`) is not an error of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(process.exitCode ?? 0)
+  })
   process.exitCode = await runCli(process.argv.slice(2))
+  // A worker that could not start: its channel to the primary would keep it alive.
+  if (cluster.isWorker) process.exit()
 }
 
 function isMain (script: string): boolean {

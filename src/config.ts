@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { Ajv, type ErrorObject } from 'ajv'
 import { NgacError } from './errors.js'
+import { compileRoutes } from './ext-authz/mapping.js'
 
 /** The validated, frozen configuration of a server. */
 export interface Config {
@@ -22,7 +23,10 @@ export interface Config {
     readonly identity: readonly ({ readonly type: 'xfcc' | 'principal' } | { readonly type: 'jwt', readonly header: string, readonly claim: string } | { readonly type: 'header', readonly header: string })[]
     readonly rights: Readonly<Record<string, string>>
     readonly routes: readonly { readonly path: string, readonly object: string, readonly right?: string }[]
+    /** A path no route matches: 'path' uses the path itself as the object name, 'deny' denies it. */
     readonly unknownObject: 'deny' | 'path'
+    /** One log line per decision, for this fraction of decisions (0 turns them off). */
+    readonly decisionLog: { readonly sample: number }
   }
   readonly admin: {
     /** Bearer token for the administration routes; required on a non-loopback host. */
@@ -45,6 +49,12 @@ export interface Config {
     readonly batchOperations: number
     /** Longest wait for `atLeastRevision`, in milliseconds. */
     readonly revisionWaitMs: number
+  }
+  /** The decision cache of the engine (DESIGN section 7). */
+  readonly decisionCache: {
+    readonly enabled: boolean
+    /** Entries, rounded up to a power of two; about 20 bytes each. */
+    readonly capacity: number
   }
 }
 
@@ -108,7 +118,13 @@ export const CONFIG_SCHEMA = {
             }
           }
         },
-        unknownObject: { enum: ['deny', 'path'], default: 'deny' }
+        unknownObject: { enum: ['deny', 'path'], default: 'path' },
+        decisionLog: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { sample: { type: 'number', minimum: 0, maximum: 1, default: 1 } }
+        }
       }
     },
     admin: {
@@ -146,6 +162,15 @@ export const CONFIG_SCHEMA = {
         maxPageSize: { type: 'integer', minimum: 1, default: 1000 },
         batchOperations: { type: 'integer', minimum: 1, default: 100000 },
         revisionWaitMs: { type: 'integer', minimum: 0, maximum: 60000, default: 5000 }
+      }
+    },
+    decisionCache: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        capacity: { type: 'integer', minimum: 1, maximum: 16777216, default: 65536 }
       }
     }
   }
@@ -201,6 +226,7 @@ export function loadConfig (sources: ConfigSources = {}): Config {
     const problems = (validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe)
     throw new NgacError('NGAC_ERR_CONFIG', `invalid config: ${problems.join('; ')}`, { details: problems })
   }
+  compileRoutes((doc as unknown as Config).extAuthz.routes)
   return deepFreeze(doc) as unknown as Config
 }
 

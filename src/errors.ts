@@ -86,6 +86,8 @@ export const ERROR_CODES = {
   NGAC_ERR_STORE_IO: 503,
   /** The store was closed. */
   NGAC_ERR_STORE_CLOSED: 503,
+  /** Another worker kept committing first; the write was not applied: retry it. */
+  NGAC_ERR_STORE_STALE: 503,
   /** The file is not an ngac-pdp database (text, another program's SQLite); it is left untouched. */
   NGAC_ERR_STORE_FOREIGN: 500,
   /** The database has a newer schema than this version understands; it is left untouched. */

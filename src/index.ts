@@ -8,8 +8,11 @@
  * policy.check({ user: 'alice', right: 'read', target: 'report' })
  * ```
  */
-export { openPolicy, Policy, type OpenPolicyOptions } from './policy.js'
+export { openPolicy, Policy, type OpenPolicyOptions, type PolicyOptions } from './policy.js'
 export { NgacError, isNgacError, ERROR_CODES, type ErrorCode, type NgacErrorOptions } from './errors.js'
+export { buildApp, type App, type AppDeps } from './app.js'
+export { loadConfig, type Config, type ConfigSources } from './config.js'
+export { serve, startServer } from './server.js'
 export {
   PolicyGraph,
   RightsCatalog,
@@ -45,7 +48,9 @@ export {
   type Capability,
   type AclEntry,
   type Explanation,
-  type DecisionEngineOptions
+  type DecisionEngineOptions,
+  type ProductionEvaluatorOptions,
+  type DecisionCacheStats
 } from './pdp/index.js'
 export {
   lintPolicy,
@@ -54,3 +59,18 @@ export {
   toGexf,
   toGraphologyJson
 } from './analysis/index.js'
+export {
+  ExtAuthz,
+  allowHeaders,
+  denyBody,
+  startGrpcServer,
+  authorizationService,
+  AUTHORIZATION_SERVICE,
+  type ProxyRequest,
+  type ProxyDecision,
+  type Reason,
+  type ExtAuthzOptions,
+  type ExtAuthzConfig,
+  type GrpcServer,
+  type GrpcServerOptions
+} from './ext-authz/index.js'

@@ -11,6 +11,8 @@ import {
   type Capability,
   type CheckRequest,
   type Decision,
+  type DecisionCacheStats,
+  type DecisionEngineOptions,
   type DecisionRequest,
   type Explanation,
   type SubjectRequest,
@@ -31,6 +33,14 @@ export interface OpenPolicyOptions {
   readonly format?: PolicyFormat
   /** How long a write waits for another connection's lock, in milliseconds (default 5000). */
   readonly busyTimeout?: number
+  /** The decision cache: `{ capacity }` entries (65536 by default), or `false` for none. */
+  readonly cache?: DecisionEngineOptions['cache']
+}
+
+/** Options of a {@link Policy}'s decision engine. */
+export interface PolicyOptions {
+  /** The decision cache: `{ capacity }` entries (65536 by default), or `false` for none. */
+  readonly cache?: DecisionEngineOptions['cache']
 }
 
 /**
@@ -49,13 +59,35 @@ export class Policy {
   readonly #pap: PolicyAdministrator
   #engine: DecisionEngine
   #closed = false
+  #follower: NodeJS.Timeout | undefined
   #waiters: { revision: number, resolve: (reached: boolean) => void }[] = []
+  // Hits and misses of the caches of engines replaced since opening, so the totals only grow.
+  #cacheHits = 0
+  #cacheMisses = 0
 
-  constructor (graph: PolicyGraph = new PolicyGraph(), store?: SqliteStore) {
+  constructor (graph: PolicyGraph = new PolicyGraph(), store?: SqliteStore, options: PolicyOptions = {}) {
     this.#store = store
     this.#pap = new PolicyAdministrator(graph, store)
-    this.#engine = new DecisionEngine(graph)
-    this.#pap.onReplace((next) => { this.#engine = new DecisionEngine(next) })
+    const engineOptions: DecisionEngineOptions = options.cache === undefined ? {} : { cache: options.cache }
+    this.#engine = new DecisionEngine(graph, engineOptions)
+    this.#pap.onReplace((next) => {
+      const stats = this.#engine.cacheStats
+      if (stats !== undefined) {
+        this.#cacheHits += stats.hits
+        this.#cacheMisses += stats.misses
+      }
+      this.#engine = new DecisionEngine(next, engineOptions)
+    })
+  }
+
+  /**
+   * The decision cache's capacity and its hits and misses since the policy was opened (they
+   * only grow, across replacements); undefined when the policy was opened without a cache.
+   */
+  get decisionCache (): DecisionCacheStats | undefined {
+    const stats = this.#engine.cacheStats
+    if (stats === undefined) return undefined
+    return { capacity: stats.capacity, hits: this.#cacheHits + stats.hits, misses: this.#cacheMisses + stats.misses }
   }
 
   /** The policy graph; change it only through this object's methods. */
@@ -93,12 +125,53 @@ export class Policy {
   }
 
   /**
+   * Catches up with changes other connections committed to the database (another worker or
+   * process writing the same file): replays the changelog, or reloads after a replacement.
+   * @returns whether the policy changed.
+   * @throws NgacError NGAC_ERR_STORE_* when the database cannot be read.
+   */
+  sync (): boolean {
+    this.#open()
+    const changed = this.#pap.sync()
+    if (changed) this.#notify()
+    return changed
+  }
+
+  /**
+   * Follows the database: every `intervalMs` it asks SQLite whether another connection committed
+   * (one cheap pragma) and, if so, catches up ({@link Policy.sync}). For a server sharing its
+   * file with other workers or processes; stops when the policy closes.
+   *
+   * @example
+   * ```ts
+   * const policy = openPolicy({ db: './data/ngac.db' })
+   * policy.follow(10) // another process's `ngac import` shows within about 10 ms
+   * ```
+   */
+  follow (intervalMs = 10): void {
+    const store = this.#store
+    if (store === undefined || this.#follower !== undefined) return
+    let seen = store.dataVersion()
+    this.#follower = setInterval(() => {
+      try {
+        const version = store.dataVersion()
+        if (version === seen) return
+        seen = version
+        this.sync()
+      } catch {
+        // A store that cannot be read now is tried again on the next tick; decisions keep the last revision.
+      }
+    }, intervalMs)
+    this.#follower.unref()
+  }
+
+  /**
    * Resolves true once the policy is at `revision` or later, false after `timeoutMs` (a
    * read-your-writes token: a client that wrote revision N asks decisions at N or later).
    *
    * @example
    * ```ts
-   * if (!await policy.waitForRevision(42, 5000)) throw new Error('not there yet')
+   * const reached = await policy.waitForRevision(42, 5000) // false: not there yet, answer 503
    * ```
    */
   async waitForRevision (revision: number, timeoutMs: number): Promise<boolean> {
@@ -189,6 +262,7 @@ export class Policy {
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#follower)
     for (const w of this.#waiters) w.resolve(false)
     this.#waiters = []
     this.#store?.close()
@@ -220,7 +294,7 @@ export function openPolicy (options: OpenPolicyOptions = {}): Policy {
     const { revision, document } = store.load()
     const graph = loadPolicy(document)
     graph.setRevision(revision)
-    policy = new Policy(graph, store)
+    policy = new Policy(graph, store, options.cache === undefined ? {} : { cache: options.cache })
     if (options.policy !== undefined) policy.replace(options.policy, options.format)
   } catch (err) {
     store.close()

@@ -45,7 +45,8 @@ t.test('defaults: the safe ones of DESIGN sections 5 and 8', async (t) => {
     identity: [{ type: 'xfcc' }, { type: 'principal' }],
     rights: { GET: 'read', HEAD: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' },
     routes: [],
-    unknownObject: 'deny'
+    unknownObject: 'path',
+    decisionLog: { sample: 1 }
   })
   t.same(config.admin, { authorization: false, tokens: [] })
   t.equal(config.admin.token, undefined)
@@ -58,6 +59,7 @@ t.test('defaults: the safe ones of DESIGN sections 5 and 8', async (t) => {
     batchOperations: 100000,
     revisionWaitMs: 5000
   })
+  t.same(config.decisionCache, { enabled: true, capacity: 65536 })
   t.same(loadConfig({ env: {}, flags: {} }), config, 'empty env and flags change nothing')
 })
 
@@ -70,7 +72,8 @@ t.test('a file: its values, with defaults for what it leaves out', async (t) => 
     grpc: { port: 0 },
     extAuthz: { identity: [{ type: 'header', header: 'x-user' }], routes: [{ path: '/orders/:id', object: 'order:{id}' }] },
     admin: { tokens: [{ token: 'a-long-enough-token-1', user: 'alice' }] },
-    limits: { bodyBytes: 4096 }
+    limits: { bodyBytes: 4096 },
+    decisionCache: { capacity: 1024 }
   })
   const config = loadConfig({ file })
   t.equal(config.db, '/var/lib/ngac/policy.db')
@@ -81,11 +84,12 @@ t.test('a file: its values, with defaults for what it leaves out', async (t) => 
   t.equal(config.grpc.port, 0)
   t.same(config.extAuthz.identity, [{ type: 'header', header: 'x-user' }])
   t.same(config.extAuthz.routes, [{ path: '/orders/:id', object: 'order:{id}' }])
-  t.equal(config.extAuthz.unknownObject, 'deny', 'a nested default beside nested file values')
+  t.equal(config.extAuthz.unknownObject, 'path', 'a nested default beside nested file values')
   t.equal(config.extAuthz.rights.GET, 'read')
   t.same(config.admin.tokens, [{ token: 'a-long-enough-token-1', user: 'alice' }])
   t.equal(config.limits.bodyBytes, 4096)
   t.equal(config.limits.jsonDepth, 64)
+  t.same(config.decisionCache, { enabled: true, capacity: 1024 })
 })
 
 t.test('a file that cannot be read, or is not a JSON object, is NGAC_ERR_CONFIG', async (t) => {
@@ -169,7 +173,8 @@ t.test('unknown nested keys are NGAC_ERR_CONFIG naming their path', async (t) =>
     [{ grpc: { host: '0.0.0.0' } }, 'grpc.host'],
     [{ admin: { tokens: [{ token: 'a-long-enough-token-1', user: 'alice', role: 'root' }] } }, 'admin.tokens.0.role'],
     [{ extAuthz: { routes: [{ path: '/a', object: 'a' }, { path: '/b', object: 'b', method: 'GET' }] } }, 'extAuthz.routes.1.method'],
-    [{ extAuthz: { identity: [{ type: 'xfcc', trusted: true }] } }, 'extAuthz.identity.0.trusted']
+    [{ extAuthz: { identity: [{ type: 'xfcc', trusted: true }] } }, 'extAuthz.identity.0.trusted'],
+    [{ decisionCache: { size: 1024 } }, 'decisionCache.size']
   ]
   for (const [document, path] of cases) {
     const err = refused({ document })
@@ -208,7 +213,11 @@ t.test('wrong types and values are NGAC_ERR_CONFIG, never coerced', async (t) =>
     [{ extAuthz: { identity: [{ type: 'jwt', header: 'x-jwt-payload' }] } }, 'extAuthz.identity.0'],
     [{ extAuthz: { identity: [{ type: 'header' }] } }, 'extAuthz.identity.0'],
     [{ limits: { bodyBytes: 100 } }, 'limits.bodyBytes'],
-    [{ limits: { jsonDepth: '64' } }, 'limits.jsonDepth']
+    [{ limits: { jsonDepth: '64' } }, 'limits.jsonDepth'],
+    [{ decisionCache: { enabled: 'yes' } }, 'decisionCache.enabled'],
+    [{ decisionCache: { capacity: 0 } }, 'decisionCache.capacity'],
+    [{ decisionCache: { capacity: 1.5 } }, 'decisionCache.capacity'],
+    [{ decisionCache: { capacity: 16777217 } }, 'decisionCache.capacity']
   ]
   for (const [document, path] of cases) {
     const err = refused({ document })

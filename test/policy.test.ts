@@ -118,3 +118,49 @@ t.test('a database file keeps the policy and its changes across opens', async (t
   ])
   second.close()
 })
+
+t.test('two policies over one file: each catches up with the other\'s writes', async (t) => {
+  const db = join(mkdtempSync(join(tmpdir(), 'ngac-policy-')), 'ngac.db')
+  const a = openPolicy({ db, policy: doc })
+  const b = openPolicy({ db })
+  t.teardown(() => { a.close(); b.close() })
+  t.equal(b.revision, 1)
+
+  a.apply([{ op: 'createNode', name: 'memo', type: 'O', parents: ['docs'] }])
+  t.equal(b.check({ user: 'alice', right: 'read', target: 'memo' }).allowed, false, 'b has not looked yet')
+  t.equal(b.sync(), true, 'b replays the changelog')
+  t.same(b.check({ user: 'alice', right: 'read', target: 'memo' }), { allowed: true, revision: 2 })
+  t.equal(b.sync(), false, 'nothing new')
+
+  // b writes without having seen a's latest write: it catches up first, and neither is lost.
+  a.apply([{ op: 'createNode', name: 'memo2', type: 'O', parents: ['docs'] }])
+  t.same(b.apply([{ op: 'createNode', name: 'memo3', type: 'O', parents: ['docs'] }]), { revision: 4 })
+  t.ok(b.graph.hasNode('memo2') && b.graph.hasNode('memo3'))
+  t.same(a.apply([{ op: 'assign', child: 'memo3', parent: 'RBAC' }]), { revision: 5 }, 'a catches up before its write too')
+  t.same(a.changes().map((c) => c.revision), [1, 2, 3, 4, 5], 'one changelog, revisions in order')
+
+  // A write refused after catching up applies nothing, anywhere.
+  t.throws(() => a.apply([{ op: 'createNode', name: 'memo3', type: 'O', parents: ['docs'] }]), { code: 'NGAC_ERR_NODE_EXISTS' })
+  t.equal(a.revision, 5)
+
+  // A replacement on one side is a reload on the other.
+  const waited = b.waitForRevision(6, 5000)
+  a.replace({ ...doc, nodes: [...doc.nodes ?? [], { name: 'fresh', type: 'O' }], assignments: [...doc.assignments ?? [], ['fresh', 'docs']] })
+  t.equal(b.sync(), true)
+  t.equal(await waited, true, 'waiting for a revision ends when sync reaches it')
+  t.equal(b.revision, 6)
+  t.equal(b.graph.hasNode('memo'), false)
+  t.equal(b.check({ user: 'alice', right: 'read', target: 'fresh' }).allowed, true)
+  t.same(b.export(), a.export())
+})
+
+t.test('follow: a policy notices another connection\'s commit by itself', async (t) => {
+  const db = join(mkdtempSync(join(tmpdir(), 'ngac-policy-')), 'ngac.db')
+  const writer = openPolicy({ db, policy: doc })
+  const follower = openPolicy({ db })
+  t.teardown(() => { writer.close(); follower.close() })
+  follower.follow(5)
+  const { revision } = writer.apply([{ op: 'createNode', name: 'memo', type: 'O', parents: ['docs'] }])
+  t.equal(await follower.waitForRevision(revision, 10_000), true)
+  t.equal(follower.check({ user: 'alice', right: 'read', target: 'memo' }).allowed, true)
+})

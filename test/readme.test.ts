@@ -36,7 +36,7 @@ t.test('the curl session works against a real server and prints what the README 
   const shown = blocks.find((b) => b.lang === 'text' && b.body.startsWith('{"revision":1'))
   if (session === undefined || shown === undefined) throw new Error('the README lost its curl session')
   const db = join(mkdtempSync(join(tmpdir(), 'ngac-readme-')), 'ngac.db')
-  const server = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'serve', '--port', '0', '--db', db], {
+  const server = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'serve', '--port', '0', '--grpc-port', '0', '--db', db], {
     cwd: root, env: { ...process.env, NGAC_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { server.kill('SIGKILL') })
@@ -49,13 +49,21 @@ t.test('the curl session works against a real server and prints what the README 
     })
     server.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
   })
-  const script = session.body.replaceAll('localhost:8080', `127.0.0.1:${port}`)
-  const r = await new Promise<{ status: number | null, stdout: string }>((resolve) => {
-    const child = spawn('bash', ['-c', script], { cwd: root })
+  const run = (body: string): Promise<{ status: number | null, stdout: string }> => new Promise((resolve) => {
+    const child = spawn('bash', ['-c', body.replaceAll('localhost:8080', `127.0.0.1:${port}`)], { cwd: root })
     let stdout = ''
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
     child.once('exit', (status) => resolve({ status, stdout }))
   })
+  const r = await run(session.body)
   t.equal(r.status, 0)
   t.equal(r.stdout, shown.body)
+
+  // The ext_authz example continues the same session.
+  const proxied = blocks.find((b) => b.lang === 'sh' && b.body.includes('/ext_authz/'))
+  const proxiedShown = blocks.find((b) => b.lang === 'text' && b.body.startsWith('{"revision":3,"applied":2}'))
+  if (proxied === undefined || proxiedShown === undefined) throw new Error('the README lost its ext_authz example')
+  const p = await run(proxied.body)
+  t.equal(p.status, 0)
+  t.equal(p.stdout.replace(/"decisionId":"[^"]+"/g, '"decisionId":"..."'), proxiedShown.body)
 })

@@ -8,13 +8,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { guarded } from './guard.js'
 import type { Test } from 'tap'
 import { loadConfig } from '../src/config.js'
 import { isLoopback, startServer } from '../src/server.js'
 
 const CLI = fileURLToPath(new URL('../dist/src/cli.js', import.meta.url))
-/** Only a guard: every wait ends on an event long before this. */
-const HANG_GUARD_MS = 30_000
 const TOKEN = 'a-test-admin-token-0123456789'
 /** alice (staff) may read and write what is in docs; bob (guests) holds nothing. */
 const POLICY = {
@@ -35,6 +34,10 @@ interface Serve {
   /** The port from the listening line, or undefined when the process exited first. */
   readonly listening: Promise<number | undefined>
   readonly exited: Promise<Exit>
+  /** Resolves once a log line whose message matches `re` has been written. */
+  logged: (re: RegExp) => Promise<Record<string, unknown>>
+  /** Every JSON log line so far. */
+  lines: () => Record<string, unknown>[]
 }
 
 /** The environment of the tests' processes: none of the runner's NGAC settings leak in. */
@@ -73,7 +76,25 @@ function serve (t: Test, args: string[], extraEnv: Record<string, string> = {}):
     })
     void exited.then(() => resolve(undefined))
   })
-  return { child, listening, exited }
+  const lines = (): Record<string, unknown>[] => stdout.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>]
+    } catch {
+      return []
+    }
+  })
+  const logged = (re: RegExp): Promise<Record<string, unknown>> => new Promise((resolve, reject) => {
+    const look = (): boolean => {
+      const line = lines().find((l) => typeof l.msg === 'string' && re.test(l.msg))
+      if (line !== undefined) resolve(line)
+      return line !== undefined
+    }
+    if (look()) return
+    const onData = (): void => { if (look()) child.stdout.off('data', onData) }
+    child.stdout.on('data', onData)
+    void exited.then(() => { if (!look()) reject(new Error(`the server exited before logging ${String(re)}`)) })
+  })
+  return { child, listening, exited, logged, lines }
 }
 
 /** The `msg` of a JSON log line ('' for anything else). */
@@ -83,19 +104,6 @@ function logMessage (line: string): string {
     return typeof entry.msg === 'string' ? entry.msg : ''
   } catch {
     return ''
-  }
-}
-
-/** `promise`, or a failure after HANG_GUARD_MS. */
-async function guarded<T> (promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const guard = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no event within ${HANG_GUARD_MS} ms`)), HANG_GUARD_MS)
-  })
-  try {
-    return await Promise.race([promise, guard])
-  } finally {
-    clearTimeout(timer)
   }
 }
 
@@ -162,6 +170,41 @@ t.test('serve: a policy over HTTP, a decision, a graceful SIGTERM, and the polic
   t.same(await request(`${again}/v1/check`, 'POST', { user: 'alice', right: 'read', target: 'memo' }),
     { status: 200, body: { allowed: true, revision: 2 } })
   t.equal((await stop(second)).code, 0)
+})
+
+t.test('serve --workers 2: both workers serve, each sees the other\'s writes, one that dies is replaced', async (t) => {
+  const db = join(tempDir(t), 'ngac.db')
+  const s = serve(t, ['--db', db, '--workers', '2'])
+  const url = await started(t, s)
+  t.match(await guarded(s.logged(/^serving with 2 workers$/), 'both workers'), { workers: 2 })
+  t.same(await request(`${url}/v1/policy`, 'PUT', POLICY), { status: 200, body: { revision: 1 } })
+  // A new connection per request, so the primary hands them to the workers in turn.
+  const fresh = { connection: 'close' }
+  for (let i = 0; i < 12; i++) {
+    const write = await request(`${url}/v1/nodes`, 'POST', { name: `memo${i}`, type: 'O', parents: ['docs'] }, fresh)
+    t.equal(write.status, 201)
+    const { revision } = write.body as { revision: number }
+    t.equal(revision, i + 2, 'revisions follow each other whichever worker wrote')
+    t.same(await request(`${url}/v1/check`, 'POST', { user: 'alice', right: 'read', target: `memo${i}`, atLeastRevision: revision }, fresh),
+      { status: 200, body: { allowed: true, revision } }, `memo${i} is readable at its revision`)
+  }
+  const checked = s.lines().filter((l) => l.url === '/v1/check').map((l) => l.pid)
+  t.equal(new Set(checked).size, 2, 'both workers answered checks')
+
+  const pid = checked[0] as number
+  process.kill(pid, 'SIGKILL')
+  await guarded(s.logged(/^worker died/), 'the restart')
+  await guarded(s.logged(/^serving with 2 workers$/).then(() => new Promise<void>((resolve) => {
+    const wait = (): void => { if (s.lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening')).length >= 3) resolve(); else setTimeout(wait, 50) }
+    wait()
+  })), 'the new worker listening')
+  for (let i = 0; i < 4; i++) {
+    t.same(await request(`${url}/v1/revision`, 'GET', undefined, fresh), { status: 200, body: { revision: 13 } }, 'the new worker loaded the policy')
+  }
+  const exit = await stop(s)
+  t.equal(exit.code, 0, 'SIGTERM stops the workers, then the primary')
+  const workers = new Set(s.lines().map((l) => l.pid).filter((p) => p !== s.child.pid))
+  for (const worker of workers) t.throws(() => process.kill(worker as number, 0), { code: 'ESRCH' }, `worker ${String(worker)} is gone`)
 })
 
 t.test('serve refuses a non-loopback host without an admin token: exit 2, NGAC_ERR_CONFIG', async (t) => {

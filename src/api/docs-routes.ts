@@ -35,6 +35,7 @@ export const docsRoutes = fp(async (app) => {
       tags: [
         { name: 'decisions', description: 'Access decisions and review queries' },
         { name: 'administration', description: 'Policy administration' },
+        { name: 'ext_authz', description: 'Envoy external authorization (HTTP), nginx auth_request and Caddy forward_auth' },
         { name: 'operations', description: 'Health, readiness and metrics' }
       ],
       components: {

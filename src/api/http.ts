@@ -77,6 +77,13 @@ export function depthExceeds (text: string, max: number): boolean {
 }
 
 /** Marks a parsed query string that held a malformed escape; see {@link rejectBadQueryStrings}. */
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads the raw URL itself: a malformed query string is its business, not an error. */
+    rawQuery?: boolean
+  }
+}
+
 const BAD_QUERY: unique symbol = Symbol('ngac.badQuery')
 
 /**
@@ -118,7 +125,7 @@ function decode (text: string): string | undefined {
  */
 export function rejectBadQueryStrings (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   const bad = (request.query as { [BAD_QUERY]?: string } | undefined)?.[BAD_QUERY]
-  if (bad === undefined) done()
+  if (bad === undefined || request.routeOptions.config.rawQuery === true) done()
   else done(new NgacError('NGAC_ERR_BAD_URL', `the query string holds a malformed escape: ${JSON.stringify(bad)}`))
 }
 

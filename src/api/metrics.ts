@@ -1,10 +1,11 @@
 /**
  * Prometheus metrics (prom-client), in a registry of the app's own so that several apps in one
  * process (tests) do not collide: request counts and latency by route, decisions allowed and
- * denied, the policy's revision and its size by node type.
+ * denied, the policy's revision and its size by node type, the decision cache's hits and misses.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
+import type { DecisionCacheStats } from '../pdp/index.js'
 import type { Policy } from '../policy.js'
 
 /**
@@ -76,6 +77,24 @@ export class Metrics {
         this.set({ kind: 'prohibitions' }, s.prohibitions)
       }
     })
+    // NOTE: the engine counts cache hits and misses in plain integers; these counters catch up
+    // with them at scrape time, so a decision pays nothing for its metrics here.
+    const fromCache = (name: string, help: string, read: (stats: DecisionCacheStats) => number): void => {
+      let seen = 0
+      new Counter({
+        name,
+        help,
+        registers,
+        collect () {
+          const stats = policy.decisionCache
+          const now = stats === undefined ? seen : read(stats)
+          if (now > seen) this.inc(now - seen)
+          seen = now
+        }
+      })
+    }
+    fromCache('ngac_decision_cache_hits_total', 'Decisions answered from the decision cache', (s) => s.hits)
+    fromCache('ngac_decision_cache_misses_total', 'Decisions the decision cache did not hold (computed, then cached)', (s) => s.misses)
   }
 
   /** Counts one decision. */

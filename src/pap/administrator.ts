@@ -7,8 +7,12 @@
  * rolled back, so memory and disk are both unchanged. The change is answered (the method
  * returns) only after its transaction committed. Everything is synchronous, so no decision ever
  * sees a half-applied batch.
+ *
+ * Several administrators (one per worker process) may share one database file: each catches up
+ * with the changelog before it writes ({@link PolicyAdministrator.sync}), and the store refuses a
+ * commit that is not the next revision, so writes are serialised and none is lost.
  */
-import { NgacError } from '../errors.js'
+import { isNgacError, NgacError } from '../errors.js'
 import {
   applyOperations,
   loadPolicy,
@@ -17,6 +21,12 @@ import {
   type PolicyGraph
 } from '../graph/index.js'
 import type { ChangelogEntry, SqliteStore } from '../store/index.js'
+
+/** Changelog entries read per step of {@link PolicyAdministrator.sync}. */
+const SYNC_PAGE = 1000
+
+/** Tries of a write that keeps finding that another writer committed first. */
+const MAX_WRITE_ATTEMPTS = 20
 
 /** Who makes a change, for the changelog. */
 export interface ChangeOptions {
@@ -62,12 +72,14 @@ export class PolicyAdministrator {
    * @throws NgacError the failing operation's error (with `details.index`), or NGAC_ERR_STORE_*.
    */
   apply (operations: readonly Operation[], options: ChangeOptions = {}): ChangeResult {
-    const graph = this.#graph
-    graph.batch(() => {
-      applyOperations(graph, operations)
-      this.#store?.commit(this.#entry(graph.revision + 1, operations, options), operations)
+    return this.#retrying(() => {
+      const graph = this.#graph
+      graph.batch(() => {
+        applyOperations(graph, operations)
+        this.#store?.commit(this.#entry(graph.revision + 1, operations, options), operations)
+      })
+      return { revision: graph.revision }
     })
-    return { revision: graph.revision }
   }
 
   /**
@@ -77,19 +89,88 @@ export class PolicyAdministrator {
    */
   replace (doc: unknown, options: ChangeOptions & { readonly format?: PolicyFormat } = {}): ChangeResult {
     const next = loadPolicy(doc, options.format === undefined ? {} : { format: options.format })
-    const revision = this.#graph.revision + 1
-    next.setRevision(revision)
     const stats = next.stats
     const elements = stats.nodes + stats.assignments + stats.associations + stats.prohibitions
-    this.#store?.replace(next, {
-      revision,
-      at: new Date().toISOString(),
-      actor: options.actor ?? null,
-      operations: [{ op: 'replacePolicy', elements }]
+    return this.#retrying(() => {
+      const revision = this.#graph.revision + 1
+      next.setRevision(revision)
+      this.#store?.replace(next, {
+        revision,
+        at: new Date().toISOString(),
+        actor: options.actor ?? null,
+        operations: [{ op: 'replacePolicy', elements }]
+      })
+      this.#swap(next)
+      return { revision }
     })
+  }
+
+  /**
+   * Brings the graph up to the store's last revision: replays the changelog entries that other
+   * connections (other workers, another process) committed since, or reloads the whole policy
+   * after a replacement or anything it cannot replay. Decisions read either the old revision or
+   * the new one, never a state in between: each entry is applied as one graph batch.
+   * @returns whether the graph changed.
+   * @throws NgacError NGAC_ERR_STORE_* when the store cannot be read.
+   */
+  sync (): boolean {
+    const store = this.#store
+    if (store === undefined) return false
+    let changed = false
+    for (;;) {
+      const graph = this.#graph
+      const stored = store.revision
+      if (stored === graph.revision) return changed
+      const entries = stored > graph.revision ? store.changes(graph.revision, SYNC_PAGE) : []
+      if (entries.length === 0 || !this.#replay(graph, entries)) {
+        this.#reload(store)
+        return true
+      }
+      changed = true
+    }
+  }
+
+  /** Applies `entries` to `graph` one batch each; false when one cannot be replayed. */
+  #replay (graph: PolicyGraph, entries: readonly ChangelogEntry[]): boolean {
+    for (const entry of entries) {
+      if (entry.revision !== graph.revision + 1) return false
+      const operations = entry.operations
+      for (const o of operations) if (o.op === 'replacePolicy') return false
+      try {
+        graph.batch(() => { applyOperations(graph, operations as readonly Operation[]) })
+      } catch {
+        return false
+      }
+      if (graph.revision !== entry.revision) return false
+    }
+    return true
+  }
+
+  #reload (store: SqliteStore): void {
+    const { revision, document } = store.load()
+    const next = loadPolicy(document)
+    next.setRevision(revision)
+    this.#swap(next)
+  }
+
+  #swap (next: PolicyGraph): void {
     this.#graph = next
     for (const listener of this.#listeners) listener(next)
-    return { revision }
+  }
+
+  /**
+   * Runs a write after catching up with the store, again when another writer committed first
+   * (the store refuses a commit whose revision is not the next one, inside its write lock).
+   */
+  #retrying<T> (write: () => T): T {
+    for (let attempt = 1; ; attempt++) {
+      this.sync()
+      try {
+        return write()
+      } catch (err) {
+        if (!isNgacError(err) || err.code !== 'NGAC_ERR_STORE_STALE' || attempt === MAX_WRITE_ATTEMPTS) throw err
+      }
+    }
   }
 
   #entry (revision: number, operations: readonly Operation[], options: ChangeOptions): ChangelogEntry {

@@ -3,9 +3,20 @@
  * with right names and the revision the answer was computed at. Unknown users, targets,
  * attributes and rights are denies, never errors; a request that is malformed (no user, both
  * a user and attributes, no right) is an NGAC_ERR_VALIDATION error.
+ *
+ * The hot path is `check` of a named user, one right and a named target (DESIGN section 7):
+ * two name lookups, the right's mask from a small map, then the {@link DecisionCache} by
+ * (user id, target id, process number); only a miss asks the evaluator, which fills the entry.
+ * It allocates the Decision only. A process that no prohibition binds decides as no process and
+ * shares its entries (number 0); a process that prohibitions bind gets a number of its own.
+ * Anonymous subjects or targets and checks of several rights take the general path, uncached.
+ *
+ * Invariant: a cached entry is used only at the revision it was computed at (see
+ * decision-cache.ts), so a cached engine answers exactly as an uncached one.
  */
 import { NgacError } from '../errors.js'
 import { PC, U, UA, OA, type PolicyGraph, type RightsCatalog, type RightsMask } from '../graph/index.js'
+import { DecisionCache, DEFAULT_CACHE_CAPACITY, type DecisionCacheStats } from './decision-cache.js'
 import type { Evaluator, Subject, Target } from './evaluator.js'
 import { ProductionEvaluator } from './production-evaluator.js'
 
@@ -67,9 +78,29 @@ export interface Explanation {
 
 /** Options of a {@link DecisionEngine}. */
 export interface DecisionEngineOptions {
-  /** The evaluator to use; the production evaluator by default. */
+  /**
+   * The evaluator to use; by default the production evaluator, with its per-user and per-target
+   * memos when the engine has a cache.
+   */
   readonly evaluator?: Evaluator
+  /**
+   * The decision cache: its number of entries (rounded up to a power of two; 65536 by default),
+   * or `false` for none.
+   */
+  readonly cache?: { readonly capacity: number } | false
 }
+
+/** A subject or target the engine fills in place for the evaluator (never kept by it). */
+interface Scratch { user: number, attributes: readonly number[], process: string | undefined }
+interface ScratchTarget { target: number, attributes: readonly number[] }
+
+const NO_IDS: readonly number[] = Object.freeze([])
+
+/** Slots of the production evaluator's per-user and per-target memos when the engine has a cache. */
+const MEMO_SLOTS = 4096
+
+/** Most process numbers kept before they are dropped with the cache (only processes prohibitions bind get one). */
+const MAX_PROCESS_NUMBERS = 1024
 
 /**
  * Answers access questions about a policy graph, by name.
@@ -84,15 +115,31 @@ export interface DecisionEngineOptions {
 export class DecisionEngine {
   readonly graph: PolicyGraph
   readonly #evaluator: Evaluator
+  readonly #cache: DecisionCache | null
   #catalog: RightsCatalog | undefined
   readonly #masks = new Map<string, RightsMask>()
+  readonly #processNumbers = new Map<string, number>()
+  readonly #subjectScratch: Scratch = { user: -1, attributes: NO_IDS, process: undefined }
+  readonly #targetScratch: ScratchTarget = { target: -1, attributes: NO_IDS }
+  #maskScratch: RightsMask = new Uint32Array(1)
 
+  /** @throws NgacError NGAC_ERR_VALIDATION for an evaluator of another graph or a bad cache capacity. */
   constructor (graph: PolicyGraph, options: DecisionEngineOptions = {}) {
     this.graph = graph
-    this.#evaluator = options.evaluator ?? new ProductionEvaluator(graph)
+    const cache = options.cache ?? { capacity: DEFAULT_CACHE_CAPACITY }
+    this.#cache = cache === false ? null : new DecisionCache(cache.capacity)
+    // NOTE: the memos pay on cache misses of users and targets seen at this revision
+    // (bench/RESULTS.md); they trust revisions as the cache does, so they come with the cache only.
+    this.#evaluator = options.evaluator ??
+      new ProductionEvaluator(graph, this.#cache === null ? {} : { memo: Math.min(this.#cache.capacity, MEMO_SLOTS) })
     if (this.#evaluator.graph !== graph) {
       throw new NgacError('NGAC_ERR_VALIDATION', 'the evaluator must read the same graph as the decision engine')
     }
+  }
+
+  /** The decision cache's capacity, hits and misses; undefined when the engine has no cache. */
+  get cacheStats (): DecisionCacheStats | undefined {
+    return this.#cache?.stats
   }
 
   /**
@@ -100,17 +147,39 @@ export class DecisionEngine {
    * @throws NgacError NGAC_ERR_VALIDATION for a malformed request (never for unknown names).
    */
   check (request: CheckRequest): Decision {
+    const { user, target, right } = request
+    // NOTE: the cached path; the shape tests keep every malformed request on the general path below.
+    if (this.#cache !== null && typeof user === 'string' && typeof target === 'string' && typeof right === 'string' &&
+        request.rights === undefined && request.userAttributes === undefined && request.targetAttributes === undefined) {
+      const process = request.process
+      if (process === undefined || typeof process === 'string') {
+        const revision = this.graph.revision
+        return { allowed: this.#cachedCheck(user, right, target, process, revision), revision }
+      }
+    }
     const required = requiredRights(request)
     const subject = this.#subject(request)
-    const target = this.#target(request)
+    const object = this.#target(request)
     const revision = this.graph.revision
-    if (subject === null || target === null) return { allowed: false, revision }
+    if (subject === null || object === null) return { allowed: false, revision }
     const mask = this.#requiredMask(required)
-    return { allowed: mask !== null && this.#evaluator.allows(subject, target, mask), revision }
+    return { allowed: mask !== null && this.#evaluator.allows(subject, object, mask), revision }
   }
 
   /** The subject's privileges on the target, sorted. */
   privileges (request: DecisionRequest): string[] {
+    const { user, target } = request
+    if (this.#cache !== null && typeof user === 'string' && typeof target === 'string' &&
+        request.userAttributes === undefined && request.targetAttributes === undefined) {
+      const process = request.process
+      if (process === undefined || typeof process === 'string') {
+        const graph = this.graph
+        const entry = this.#cachedEntry(graph.idOf(user), graph.idOf(target), process, graph.revision)
+        const mask = graph.rights.empty()
+        if (entry >= 0) this.#cache.copy(entry, mask)
+        return this.#names(mask)
+      }
+    }
     return this.#names(this.#privilegesMask(request))
   }
 
@@ -182,23 +251,80 @@ export class DecisionEngine {
     return { privileges: this.privileges(request), policyClasses, prohibitions, revision }
   }
 
-  /** The mask of `rights`, or null when one of them is unknown (so nobody holds it). Single rights are cached. */
-  #requiredMask (rights: readonly string[]): RightsMask | null {
+  /** check() of a named user, one right and a named target, through the cache. */
+  #cachedCheck (user: string, right: string, target: string, process: string | undefined, revision: number): boolean {
+    const graph = this.graph
+    const entry = this.#cachedEntry(graph.idOf(user), graph.idOf(target), process, revision)
+    if (entry < 0) return false
+    const required = this.#singleMask(right)
+    return required !== null && (this.#cache as DecisionCache).holds(entry, required)
+  }
+
+  /**
+   * The cache entry of (user id, target id, process), computed on a miss; -1 when the user is not
+   * a U node or the target is unknown (a deny that needs no entry).
+   */
+  #cachedEntry (user: number, target: number, process: string | undefined, revision: number): number {
+    const graph = this.graph
+    if (user < 0 || target < 0 || graph.typeOf(user) !== U) return -1
+    const cache = this.#cache as DecisionCache
+    const number = process === undefined ? 0 : this.#processNumber(process)
+    const words = graph.rights.words
+    const entry = cache.find(revision, user, target, number, words)
+    if (entry >= 0) return entry
+    if (this.#maskScratch.length < words) this.#maskScratch = new Uint32Array(words)
+    const subject = this.#subjectScratch
+    subject.user = user
+    subject.process = number === 0 ? undefined : process
+    const object = this.#targetScratch
+    object.target = target
+    this.#evaluator.privilegesInto(subject, object, this.#maskScratch)
+    return cache.store(user, target, number, this.#maskScratch)
+  }
+
+  /**
+   * The cache's number for a process: 0 when no prohibition binds it (it decides as no process),
+   * else one of its own. NOTE: only processes that prohibitions bind are numbered, so the map is
+   * bounded by the policy, not by the requests; past MAX_PROCESS_NUMBERS it starts over with an
+   * empty cache, so a number is never reused for another process while an entry carries it.
+   */
+  #processNumber (process: string): number {
+    if (this.graph.processProhibitions(process).length === 0) return 0
+    let number = this.#processNumbers.get(process)
+    if (number === undefined) {
+      if (this.#processNumbers.size >= MAX_PROCESS_NUMBERS) {
+        this.#processNumbers.clear()
+        this.#cache?.clear()
+      }
+      number = this.#processNumbers.size + 1
+      this.#processNumbers.set(process, number)
+    }
+    return number
+  }
+
+  /** The mask of one right, or null when it is unknown ('*' included). */
+  #singleMask (right: string): RightsMask | null {
     const catalog = this.graph.rights
     if (catalog !== this.#catalog) {
       this.#catalog = catalog
       this.#masks.clear()
     }
-    if (rights.length === 1) {
-      const cached = this.#masks.get(rights[0])
-      if (cached !== undefined) return cached
-    }
+    const cached = this.#masks.get(right)
+    if (cached !== undefined) return cached
+    if (!catalog.has(right)) return null
+    const mask = catalog.mask([right])
+    // NOTE: bounded by the number of declared rights: unknown rights never get here.
+    this.#masks.set(right, mask)
+    return mask
+  }
+
+  /** The mask of `rights`, or null when one of them is unknown (so nobody holds it). Single rights are cached. */
+  #requiredMask (rights: readonly string[]): RightsMask | null {
+    if (rights.length === 1) return this.#singleMask(rights[0])
+    const catalog = this.graph.rights
     // '*' names no single right: checking it is a deny, like any unknown right.
     for (let i = 0; i < rights.length; i++) if (!catalog.has(rights[i])) return null
-    const mask = catalog.mask(rights)
-    // NOTE: bounded by the number of declared rights: unknown rights never get here.
-    if (rights.length === 1) this.#masks.set(rights[0], mask)
-    return mask
+    return catalog.mask(rights)
   }
 
   #privilegesMask (request: DecisionRequest): RightsMask {

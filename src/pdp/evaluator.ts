@@ -35,6 +35,11 @@ export interface Evaluator {
   readonly graph: PolicyGraph
   /** granted(u, t) minus denied(u, p, t). */
   privileges (subject: Subject, target: Target): RightsMask
+  /**
+   * Writes privileges(u, t) into the first `graph.rights.words` words of `into`, allocating
+   * nothing (the decision cache fills its entries with it).
+   */
+  privilegesInto (subject: Subject, target: Target, into: RightsMask): void
   /** Whether privileges(u, t) holds every right of `required`; the fast path avoids allocating. */
   allows (subject: Subject, target: Target, required: RightsMask): boolean
   /** denied(u, p, t): the rights of every prohibition that binds the subject and is satisfied for t. */

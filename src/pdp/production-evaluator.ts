@@ -14,7 +14,24 @@
  * Cost: O((nodes + assignments touched) x (classes + containers) / 32 x mask words).
  * Visited marks are epoch stamps in Uint32Arrays and every scratch buffer is reused, so a
  * decision allocates only its result mask (none for {@link ProductionEvaluator.allows}).
- * The evaluator reads the graph as it is now; it keeps no state across calls but scratch space.
+ * The evaluator reads the graph as it is now; by default it keeps no state across calls but
+ * scratch space.
+ *
+ * With the `memo` option (the decision engine turns it on with its cache), decisions keep per
+ * revision (DESIGN section 7), in two direct-mapped tables of that many slots:
+ * - per named user, the user side: its ancestors, the prohibitions bound to them and, per
+ *   association target of its attributes, the union of the rights granted there (sorted by
+ *   target id);
+ * - per named target, the target side: its ancestors (sorted, for prohibition containers) and,
+ *   per ancestor that is an association target, the policy classes of the target it reaches
+ *   (a bitset; targets in more than 32 classes are not memoized).
+ * With both memos a decision is a merge of two small sorted arrays and a few bit operations: it
+ * reads no graph structure at all. With the user's only, it skips the walk up from the user and
+ * the associations of its attributes. A slot is claimed on the first decision for its user or
+ * target and filled on the second, so what comes once pays nothing (see bench/RESULTS.md for
+ * the figures). The memos trust the revision as the decision cache does: changes inside an open
+ * `graph.batch` keep the old revision, so an evaluator with memos must not decide in the middle
+ * of a batch.
  */
 import {
   PC, U, UA, OA,
@@ -24,6 +41,48 @@ import {
   type RightsMask
 } from '../graph/index.js'
 import type { Evaluator, RightsByNode, Subject, Target } from './evaluator.js'
+
+/** Options of a {@link ProductionEvaluator}. */
+export interface ProductionEvaluatorOptions {
+  /**
+   * Slots of the per-user and per-target memos, rounded up to a power of two (at most 2^20);
+   * 0, the default, for none. See the file's header for when memos are safe.
+   */
+  readonly memo?: number
+}
+
+/** What the user side of a decision found for one named user, at one revision. */
+class UserMemo {
+  stamp = 0
+  user = -1
+  /** False while the user has been seen only once at this generation: the slot is claimed, not filled. */
+  filled = false
+  /** The user and its ancestors. */
+  nodes = new Int32Array(16)
+  nodeCount = 0
+  /** The prohibitions whose subject is one of `nodes`. */
+  readonly bound: Prohibition[] = []
+  /** Association targets of the user's attributes, ascending, with the union of the rights on each (`words` per target). */
+  grantAt = new Int32Array(16)
+  grantRights = new Uint32Array(16)
+  grantCount = 0
+}
+
+/** What the target side of a decision found for one named target, at one revision. */
+class TargetMemo {
+  stamp = 0
+  target = -1
+  filled = false
+  /** The target and its ancestors, ascending. */
+  ancestors = new Int32Array(16)
+  ancestorCount = 0
+  /** Ancestors (or the target) that are association targets, each with the bitset of the target's policy classes it reaches. */
+  at = new Int32Array(8)
+  atReach = new Uint32Array(8)
+  atCount = 0
+  /** The target's policy classes (at most 32). */
+  pcCount = 0
+}
 
 /**
  * Decides access over a {@link PolicyGraph} with linear-time traversals.
@@ -73,12 +132,42 @@ export class ProductionEvaluator implements Evaluator {
   #result = new Uint32Array(0)
   #scratchIds: number[] = []
 
-  constructor (graph: PolicyGraph) {
+  // The memos: direct-mapped by user id and by target id, valid for one revision and one mask
+  // width; slots are created on first use.
+  readonly #userMemos: (UserMemo | null)[] = []
+  readonly #targetMemos: (TargetMemo | null)[] = []
+  #memoMask = -1
+  #memoGeneration = 0
+  #memoRevision = -1
+  #memoWords = 0
+  #memoRows = new Uint32Array(32) // 32 policy classes x words, for decisions from both memos
+
+  constructor (graph: PolicyGraph, options: ProductionEvaluatorOptions = {}) {
     this.graph = graph
+    const slots = Math.min(options.memo ?? 0, 1 << 20)
+    if (slots > 0) {
+      let size = 1
+      while (size < slots) size *= 2
+      for (let i = 0; i < size; i++) {
+        this.#userMemos.push(null)
+        this.#targetMemos.push(null)
+      }
+      this.#memoMask = size - 1
+    }
   }
 
   privileges (subject: Subject, target: Target): RightsMask {
     return this.#decide(subject, target) ? this.#result.slice(0, this.#words) : this.graph.rights.empty()
+  }
+
+  privilegesInto (subject: Subject, target: Target, into: RightsMask): void {
+    const words = this.graph.rights.words
+    if (this.#decide(subject, target)) {
+      const result = this.#result
+      for (let w = 0; w < words; w++) into[w] = result[w]
+    } else {
+      into.fill(0, 0, words)
+    }
   }
 
   /** Whether the subject holds every right of `required` on the target. Allocation free. */
@@ -214,7 +303,16 @@ export class ProductionEvaluator implements Evaluator {
 
   /** Computes privileges(subject, target) into #result; false when they are certainly empty. */
   #decide (subject: Subject, target: Target): boolean {
-    if (!this.#validTarget(target) || !this.#userSide(subject)) return false
+    if (!this.#validTarget(target)) return false
+    if (this.#memoMask >= 0 && subject.user >= 0) {
+      const memo = this.#userMemo(subject.user)
+      if (memo !== null) {
+        const targetMemo = target.target >= 0 ? this.#targetMemo(target.target) : null
+        if (targetMemo !== null) return this.#decideFromMemos(memo, targetMemo, subject.process)
+        return this.#decideWithMemo(memo, subject, target)
+      }
+    }
+    if (!this.#userSide(subject)) return false
     this.#walkTarget(target)
     // NOTE: grants are gathered from whichever side has fewer associations to look at: the
     // user's attributes (associations from them) or the target's ancestors (associations to them).
@@ -226,6 +324,225 @@ export class ProductionEvaluator implements Evaluator {
     if (fromUser === 0 || toTarget === 0) return false
     if (fromUser <= toTarget) this.#grantsFromUser(true)
     else this.#grantsFromTarget()
+    return this.#finishDecision(target)
+  }
+
+  /**
+   * {@link #decide} from the memos of a named user and a named target: per policy class of the
+   * target, the union of the user's rights on the target's ancestors that reach that class; their
+   * intersection; minus the prohibitions satisfied for the target.
+   */
+  #decideFromMemos (user: UserMemo, target: TargetMemo, process: string | undefined): boolean {
+    const classes = target.pcCount
+    if (classes === 0 || user.grantCount === 0 || target.atCount === 0) return false
+    const words = this.#words
+    if (this.#memoRows.length < 32 * words) this.#memoRows = new Uint32Array(32 * words)
+    const rows = this.#memoRows
+    rows.fill(0, 0, classes * words)
+    const grantAt = user.grantAt
+    const grantRights = user.grantRights
+    let any = false
+    // Both lists ascending: one merge.
+    let g = 0
+    for (let i = 0; i < target.atCount && g < user.grantCount; i++) {
+      const at = target.at[i]
+      while (g < user.grantCount && grantAt[g] < at) g++
+      if (g === user.grantCount || grantAt[g] !== at) continue
+      any = true
+      const from = g * words
+      let reach = target.atReach[i]
+      while (reach !== 0) {
+        const k = 31 - Math.clz32(reach & -reach)
+        reach &= reach - 1
+        const base = k * words
+        for (let w = 0; w < words; w++) rows[base + w] |= grantRights[from + w]
+      }
+    }
+    if (!any) return false
+    const result = this.#result
+    for (let w = 0; w < words; w++) result[w] = rows[w]
+    for (let k = 1; k < classes; k++) andWords(result, rows, k * words, words)
+    const bound = user.bound
+    for (let i = 0; i < bound.length; i++) {
+      if (this.#satisfiedInMemo(bound[i], target)) andNotWords(result, bound[i].mask, words)
+    }
+    if (process !== undefined) {
+      const more = this.graph.processProhibitions(process)
+      for (let i = 0; i < more.length; i++) {
+        if (this.#satisfiedInMemo(more[i], target)) andNotWords(result, more[i].mask, words)
+      }
+    }
+    return true
+  }
+
+  /** Whether `p` is satisfied for the target of `memo`, from its sorted ancestors. */
+  #satisfiedInMemo (p: Prohibition, memo: TargetMemo): boolean {
+    const containers = p.containers
+    for (let i = 0; i < containers.length; i++) {
+      const hit = sortedHas(memo.ancestors, memo.ancestorCount, containers[i]) !== p.complements[i]
+      if (p.intersection && !hit) return false
+      if (!p.intersection && hit) return true
+    }
+    return p.intersection
+  }
+
+  /** {@link #decide} for a named user, with the user side taken from (or first put in) the memo. */
+  #decideWithMemo (memo: UserMemo, subject: Subject, target: Target): boolean {
+    const bound = this.#bound
+    bound.length = 0
+    for (let i = 0; i < memo.bound.length; i++) bound.push(memo.bound[i])
+    if (subject.process !== undefined) {
+      const more = this.graph.processProhibitions(subject.process)
+      for (let j = 0; j < more.length; j++) bound.push(more[j])
+    }
+    this.#walkTarget(target)
+    const graph = this.graph
+    let toTarget = 0
+    for (let i = 0; i < this.#orderLength; i++) toTarget += graph.associationsTo(this.#order[i]).length
+    if (memo.grantCount === 0 || toTarget === 0) return false
+    this.#grantList.length = 0
+    const words = this.#words
+    if (memo.grantCount <= toTarget) {
+      const epoch = this.#nextGrantEpoch()
+      for (let i = 0; i < memo.grantCount; i++) {
+        const at = memo.grantAt[i]
+        if (this.#stamp[at] !== this.#epoch) continue
+        this.#grantStamp[at] = epoch
+        const base = at * words
+        const from = i * words
+        for (let w = 0; w < words; w++) this.#grants[base + w] = memo.grantRights[from + w]
+        this.#grantList.push(at)
+      }
+    } else {
+      const epoch = this.#nextUserEpoch()
+      for (let i = 0; i < memo.nodeCount; i++) this.#userStamp[memo.nodes[i]] = epoch
+      this.#grantsFromTarget()
+    }
+    return this.#finishDecision(target)
+  }
+
+  /**
+   * The memo of a named user at the current revision, or null: for an id that is not a live U
+   * node, and for a user not seen before at this revision. NOTE: a memo is filled on the second
+   * decision for its user only, so users that come once (a cold start, a scan) pay nothing for it;
+   * filling costs about one more decision.
+   */
+  #userMemo (user: number): UserMemo | null {
+    const graph = this.graph
+    if (!graph.isNode(user) || graph.typeOf(user) !== U) return null
+    this.#syncMemos()
+    const words = this.#words
+    const slot = user & this.#memoMask
+    let memo = this.#userMemos[slot]
+    if (memo === null) {
+      memo = new UserMemo()
+      this.#userMemos[slot] = memo
+    }
+    if (memo.stamp !== this.#memoGeneration || memo.user !== user) {
+      memo.stamp = this.#memoGeneration
+      memo.user = user
+      memo.filled = false
+      return null
+    }
+    if (memo.filled) return memo
+    // Fill: the user side's walk, then every grant of its attributes.
+    this.#userSide({ user, attributes: NO_IDS, process: undefined })
+    this.#grantsFromUser(false)
+    const count = this.#userCount
+    if (memo.nodes.length < count) memo.nodes = new Int32Array(grow(count))
+    memo.nodes.set(this.#userNodes.subarray(0, count))
+    memo.nodeCount = count
+    memo.bound.length = 0
+    for (let i = 0; i < this.#bound.length; i++) memo.bound.push(this.#bound[i])
+    const grants = this.#grantList.length
+    if (memo.grantAt.length < grants) memo.grantAt = new Int32Array(grow(grants))
+    if (memo.grantRights.length < grants * words) memo.grantRights = new Uint32Array(grow(grants * words))
+    this.#grantList.sort(ascending)
+    for (let i = 0; i < grants; i++) {
+      const at = this.#grantList[i]
+      memo.grantAt[i] = at
+      for (let w = 0; w < words; w++) memo.grantRights[i * words + w] = this.#grants[at * words + w]
+    }
+    memo.grantCount = grants
+    memo.filled = true
+    return memo
+  }
+
+  /**
+   * The memo of a named target at the current revision, or null: for a target not seen before
+   * at this revision (claimed, as for users), and for one in more than 32 policy classes.
+   */
+  #targetMemo (target: number): TargetMemo | null {
+    this.#syncMemos()
+    const slot = target & this.#memoMask
+    let memo = this.#targetMemos[slot]
+    if (memo === null) {
+      memo = new TargetMemo()
+      this.#targetMemos[slot] = memo
+    }
+    if (memo.stamp !== this.#memoGeneration || memo.target !== target) {
+      memo.stamp = this.#memoGeneration
+      memo.target = target
+      memo.filled = false
+      memo.pcCount = -1
+      return null
+    }
+    if (memo.filled) return memo
+    if (memo.pcCount === -2) return null // more than 32 classes: never memoized at this revision
+    // Fill: the target's walk, its classes numbered, one reach row per ancestor.
+    const graph = this.graph
+    this.#bound.length = 0
+    this.#walkUp(this.#single(target), false)
+    this.#markPolicyClasses()
+    if (this.#pcCount > 32) {
+      memo.pcCount = -2
+      return null
+    }
+    this.#markContainers(this.#bound)
+    this.#fillRows(false)
+    const count = this.#orderLength
+    if (memo.ancestors.length < count) memo.ancestors = new Int32Array(grow(count))
+    memo.ancestors.set(this.#order.subarray(0, count))
+    memo.ancestors.subarray(0, count).sort()
+    memo.ancestorCount = count
+    let ats = 0
+    for (let i = 0; i < count; i++) if (graph.associationsTo(this.#order[i]).length > 0) ats++
+    if (memo.at.length < ats) {
+      memo.at = new Int32Array(grow(ats))
+      memo.atReach = new Uint32Array(grow(ats))
+    }
+    // NOTE: with no containers marked, a row's reach is one word: its policy classes.
+    ats = 0
+    for (let i = 0; i < count; i++) {
+      if (graph.associationsTo(this.#order[i]).length === 0) continue
+      memo.at[ats] = this.#order[i]
+      memo.atReach[ats] = this.#reach[i]
+      ats++
+    }
+    sortPairs(memo.at, memo.atReach, ats)
+    memo.atCount = ats
+    memo.pcCount = this.#pcCount
+    memo.filled = true
+    return memo
+  }
+
+  /** Starts a new memo generation when the revision or the mask width changed. */
+  #syncMemos (): void {
+    this.#ensureCapacity()
+    const graph = this.graph
+    if (graph.revision === this.#memoRevision && this.#words === this.#memoWords) return
+    this.#memoRevision = graph.revision
+    this.#memoWords = this.#words
+    if (this.#memoGeneration === 0xffffffff) {
+      for (const m of this.#userMemos) if (m !== null) m.stamp = 0
+      for (const m of this.#targetMemos) if (m !== null) m.stamp = 0
+      this.#memoGeneration = 0
+    }
+    this.#memoGeneration++
+  }
+
+  /** The end of a decision: the target's rows from the gathered grants, then the prohibitions. */
+  #finishDecision (target: Target): boolean {
     if (this.#grantList.length === 0) return false
     this.#fillTarget(target, true)
     const row = target.target >= 0 ? this.#slot[target.target] : this.#orderLength
@@ -642,6 +959,42 @@ export class ProductionEvaluator implements Evaluator {
       this.#markEpoch = 0
     }
     return ++this.#markEpoch
+  }
+}
+
+const NO_IDS: readonly number[] = Object.freeze([])
+
+function ascending (a: number, b: number): number {
+  return a - b
+}
+
+/** Whether the first `count` entries of the ascending `list` hold `value` (binary search). */
+function sortedHas (list: Int32Array, count: number, value: number): boolean {
+  let lo = 0
+  let hi = count - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = list[mid]
+    if (v === value) return true
+    if (v < value) lo = mid + 1
+    else hi = mid - 1
+  }
+  return false
+}
+
+/** Sorts the first `count` keys ascending, moving the values along (insertion sort: a handful of entries). */
+function sortPairs (keys: Int32Array, values: Uint32Array, count: number): void {
+  for (let i = 1; i < count; i++) {
+    const key = keys[i]
+    const value = values[i]
+    let j = i - 1
+    while (j >= 0 && keys[j] > key) {
+      keys[j + 1] = keys[j]
+      values[j + 1] = values[j]
+      j--
+    }
+    keys[j + 1] = key
+    values[j + 1] = value
   }
 }
 

@@ -53,6 +53,12 @@ export class ReferenceEvaluator implements Evaluator {
     return privileges
   }
 
+  /** privileges(u, t), copied into `into`. */
+  privilegesInto (subject: Subject, target: Target, into: RightsMask): void {
+    const privileges = this.privileges(subject, target)
+    for (let w = 0; w < this.graph.rights.words; w++) into[w] = w < privileges.length ? privileges[w] : 0
+  }
+
   /** granted(u, t): the intersection over PCs(t) of what the associations grant in each class. */
   granted (subject: Subject, target: Target): RightsMask {
     if (!this.#validSubject(subject) || !this.#validTarget(target)) return this.graph.rights.empty()

@@ -148,6 +148,16 @@ export class SqliteStore {
     return Number(this.#statements.getMeta.get('revision')?.value ?? 0)
   }
 
+  /**
+   * SQLite's `data_version`: it changes when another connection (another worker or process)
+   * commits to the file, and not for this connection's own commits. One cheap read: a follower
+   * polls it to learn that the changelog has grown.
+   */
+  dataVersion (): number {
+    this.#open()
+    return this.#statements.dataVersion.get() as number
+  }
+
   /** The stored policy: one read of each table, in creation order. */
   load (): StoredPolicy {
     this.#open()
@@ -178,6 +188,7 @@ export class SqliteStore {
     const s = this.#statements
     try {
       this.#db.transaction(() => {
+        this.#expect(entry.revision - 1)
         for (const o of operations) {
           switch (o.op) {
             case 'createNode':
@@ -231,6 +242,7 @@ export class SqliteStore {
     const doc = exportPolicy(graph)
     try {
       this.#db.transaction(() => {
+        this.#expect(entry.revision - 1)
         s.clearProhibitions.run()
         s.clearAssociations.run()
         s.clearAssignments.run()
@@ -297,6 +309,17 @@ export class SqliteStore {
     this.#db.close()
   }
 
+  /**
+   * Throws NGAC_ERR_STORE_STALE unless the stored revision is `revision`: inside a write
+   * transaction, so another connection's commit since the caller's graph was read is seen.
+   */
+  #expect (revision: number): void {
+    const stored = this.revision
+    if (stored !== revision) {
+      throw new NgacError('NGAC_ERR_STORE_STALE', `the store is at revision ${stored}, not ${revision}: another writer committed first; catch up and retry`)
+    }
+  }
+
   #record (entry: ChangelogEntry): void {
     const s = this.#statements
     s.insertChange.run(entry.revision, entry.at, entry.actor, JSON.stringify(entry.operations))
@@ -312,6 +335,7 @@ export class SqliteStore {
 function prepareStatements (db: Database.Database) {
   return {
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
     setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     allNodes: db.prepare('SELECT name, type, properties FROM nodes ORDER BY id').raw(),
     allAssignments: db.prepare('SELECT child, parent FROM assignments ORDER BY id').raw(),

@@ -1,7 +1,8 @@
 /**
  * The decision conformance spec: every fixture of test/pdp/fixtures (a policy file plus expected
- * decisions) run against every evaluator we have. One subtest per fixture file, one subtest per
- * evaluator inside it, one assertion per fixture row.
+ * decisions) run against every evaluator we have, and through the DecisionEngine over each of
+ * them with and without the decision cache. One subtest per fixture file, one subtest per
+ * evaluator (and engine) inside it, one assertion per fixture row.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -18,7 +19,8 @@ import type { Fixture } from './helper.js'
 /** Every evaluator the fixtures run against. */
 const EVALUATORS: readonly { name: string, create: (graph: PolicyGraph) => Evaluator }[] = [
   { name: 'reference', create: (graph) => new ReferenceEvaluator(graph) },
-  { name: 'production', create: (graph) => new ProductionEvaluator(graph) }
+  { name: 'production', create: (graph) => new ProductionEvaluator(graph) },
+  { name: 'production with memos', create: (graph) => new ProductionEvaluator(graph, { memo: 4 }) }
 ]
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url))
@@ -41,12 +43,14 @@ function sortedByName<T> (rows: readonly T[], key: (row: T) => string): T[] {
   return [...rows].sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
 }
 
-/** The same fixture through the name-level DecisionEngine: checks, privileges and explain. */
+/** The same fixture through the name-level DecisionEngine: checks (twice, so a cache answers the second pass), privileges and explain. */
 function runEngine (t: Test, file: string, fixture: Fixture, engine: DecisionEngine): void {
-  fixture.checks.forEach((row, i) => {
-    const [user, right, target, expected] = row
-    t.equal(engine.check({ ...request(user, target), right }).allowed, expected, `${file} engine checks[${i}] ${JSON.stringify(row)}`)
-  })
+  for (const pass of [1, 2]) {
+    fixture.checks.forEach((row, i) => {
+      const [user, right, target, expected] = row
+      t.equal(engine.check({ ...request(user, target), right }).allowed, expected, `${file} engine pass ${pass} checks[${i}] ${JSON.stringify(row)}`)
+    })
+  }
   fixture.privileges?.forEach((row, i) => {
     t.strictSame(engine.privileges(request(row.user, row.target)), row.privileges, `${file} engine privileges[${i}] ${JSON.stringify(row)}`)
   })
@@ -122,8 +126,16 @@ for (const file of files) {
       t.test(`${name} evaluator`, async (t) => {
         runFixture(t, file, fixture, graph, create(graph))
       })
-      t.test(`decision engine over the ${name} evaluator`, async (t) => {
-        runEngine(t, file, fixture, new DecisionEngine(graph, { evaluator: create(graph) }))
+      t.test(`decision engine over the ${name} evaluator, no cache`, async (t) => {
+        const engine = new DecisionEngine(graph, { evaluator: create(graph), cache: false })
+        runEngine(t, file, fixture, engine)
+        t.equal(engine.cacheStats, undefined)
+      })
+      t.test(`decision engine over the ${name} evaluator, with the decision cache`, async (t) => {
+        const engine = new DecisionEngine(graph, { evaluator: create(graph), cache: { capacity: 64 } })
+        runEngine(t, file, fixture, engine)
+        const named = fixture.checks.filter(([user, , target]) => typeof user === 'string' && typeof target === 'string').length
+        if (named > 0) t.ok((engine.cacheStats?.hits ?? 0) > 0, 'the second pass hits the cache')
       })
     }
   })
