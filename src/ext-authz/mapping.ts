@@ -56,7 +56,7 @@ export interface ProxyDecision {
 /** Options of an {@link ExtAuthz}. */
 export interface ExtAuthzOptions {
   /** Where decision log lines go (a pino logger); none when absent. */
-  readonly log?: { info (obj: object, msg: string): void }
+  readonly log?: { info (obj: object, msg: string): void, isLevelEnabled?: (level: string) => boolean }
 }
 
 /** The extAuthz section of the config. */
@@ -111,7 +111,8 @@ export class ExtAuthz {
     this.#rights = new Map(Object.entries(config.rights).map(([method, right]) => [method.toUpperCase(), right]))
     this.#routes = compileRoutes(config.routes)
     this.#pathFallback = config.unknownObject === 'path'
-    this.#sample = options.log === undefined ? 0 : config.decisionLog.sample
+    // NOTE: a logger that drops info lines gets none: no timing, no queue, no line built.
+    this.#sample = options.log === undefined || options.log.isLevelEnabled?.('info') === false ? 0 : config.decisionLog.sample
     this.#log = options.log
   }
 
