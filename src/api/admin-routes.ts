@@ -8,6 +8,14 @@
  * whole-policy replacement (PUT /v1/policy) every older cursor is refused. Node pages resume at a
  * node id (ids grow in creation order and are never reused), so a page costs O(limit) node visits
  * when no type filter is given.
+ *
+ * Callers (src/api/admin-auth.ts): each bearer token maps to an NGAC user, the actor of its
+ * changes; the single `admin.token` is a super token of user `admin-token`. With
+ * `admin.authorization` on, a non-super caller's operations are checked by the administrator
+ * (src/pap/authorization.ts), and reads show only what the caller holds `query` on; the whole
+ * policy (export, changelog, lint) needs `query` on `ngac:admin:policy`, and replacing it needs a
+ * super token. NOTE: a filtered list scans past what the caller may not see, so a page of a
+ * caller who sees little of a large policy costs up to a scan of it (one cached decision per node).
  */
 import { randomBytes } from 'node:crypto'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
@@ -316,6 +324,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['administration'],
       summary: 'List nodes in creation order, optionally of one type',
+      description: 'With admin authorization on, only the nodes the caller holds `query` on (a policy class: `query` on `ngac:admin:policy`); the same goes for the assignment, association and prohibition lists, which show a relation when the caller may query all of its nodes.',
       querystring: Type.Object({ type: Type.Optional(NodeTypeRef()), ...Paging }, { additionalProperties: false }),
       response: {
         200: Type.Object({ nodes: Type.Array(Type.Ref('Node')), nextCursor: NEXT_CURSOR }, { additionalProperties: false }),
@@ -676,7 +685,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: `Operations: ${OPERATION_NAMES.join(', ')}, with the fields of their single routes ` +
         '(createNode `{name, type, parents?, properties?}`, assign `{child, parent}`, associate `{ua, target, rights}`, ' +
         'createProhibition the fields of a prohibition, setResourceRights `{rights}`, ...). ' +
-        `At most ${limits.batchOperations} operations (413 beyond). A failing operation answers its own error with \`details.index\`, and nothing is applied.`,
+        `At most ${limits.batchOperations} operations (413 beyond). A failing operation answers its own error with \`details.index\`, and nothing is applied. ` +
+        'With admin authorization on, each operation is checked against the caller\'s admin rights on the graph as the batch has left it so far; ' +
+        'a refusal is 403 NGAC_ERR_FORBIDDEN with `details: {index, op, right, node}` (or NGAC_ERR_RESERVED_NAME for an `ngac:` node), and nothing is applied.',
       body: Type.Object({
         operations: Type.Array(
           Type.Object({ op: Type.String({ description: `One of ${OPERATION_NAMES.join(', ')}.` }) }, { additionalProperties: true }),
@@ -720,7 +731,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Replace the whole policy, atomically',
       description: 'The body is a policy file (see GET /v1/policy), or with `?format=pm` a NIST policy-machine-core JSON policy. ' +
         'The document is checked whole: a bad one changes nothing and answers 400 NGAC_ERR_POLICY_FILE whose `details` list every problem `{path, code, message}`. ' +
-        'Cursors of earlier pages are stale afterwards.',
+        'Cursors of earlier pages are stale afterwards. With admin authorization on, only a super token may replace the policy (it rewrites the administration policy too), ' +
+        'and the reserved nodes `ngac:admin` and `ngac:admin:policy` are kept.',
       querystring: Type.Object({
         format: Type.Optional(Type.Union([Type.Literal('ngac'), Type.Literal('pm')], { default: 'ngac', description: '`ngac` (a policy file, the default) or `pm` (policy-machine-core JSON).' }))
       }, { additionalProperties: false }),
