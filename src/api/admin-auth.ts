@@ -91,6 +91,13 @@ export class AdminCallers {
 /**
  * What `caller` may read under admin authorization: `query` on a node. A null caller (authorization
  * off, no token configured) or a super one reads everything.
+ *
+ * @example
+ * ```ts
+ * const access = new ReadAccess(app.policy, request.caller, app.config.admin.authorization)
+ * const visible = names.filter((name) => access.may(name))
+ * access.require('ngac:admin:policy', 'exporting the policy') // throws NGAC_ERR_FORBIDDEN without query
+ * ```
  */
 export class ReadAccess {
   readonly #policy: Policy
