@@ -8,12 +8,14 @@
  *  +- decision plugin   /v1/check ...           (no admin hooks on the decision path)
  *  +- authzen plugin    /access/v1/...
  *  +- ext_authz plugin  /ext_authz/*            (Envoy, nginx, Caddy; its own body parser)
- *  +- admin plugin      /v1/nodes /v1/batch /v1/lint ... (bearer token when configured)
+ *  +- admin plugin      /v1/nodes /v1/batch /v1/lint ... (bearer token when configured; admin
+ *                       rights checked in the graph with admin.authorization)
  * ```
  */
 import { METHODS } from 'node:http'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { AdminCallers, type Caller } from './api/admin-auth.js'
 import { adminRoutes } from './api/admin-routes.js'
 import { authzenRoutes } from './api/authzen-routes.js'
 import { decisionRoutes } from './api/decision-routes.js'
@@ -53,13 +55,19 @@ export interface AppDeps {
 }
 
 /** The app with its type provider. */
-export type App = FastifyInstance & { readonly policy: Policy, readonly config: Config, readonly metrics: Metrics, readonly extAuthz: ExtAuthz }
+export type App = FastifyInstance & { readonly policy: Policy, readonly config: Config, readonly metrics: Metrics, readonly extAuthz: ExtAuthz, readonly adminCallers: AdminCallers }
 
 declare module 'fastify' {
   interface FastifyInstance {
     policy: Policy
     config: Config
     metrics: Metrics
+    /** The administration API's callers, by token digest. */
+    adminCallers: AdminCallers
+  }
+  interface FastifyRequest {
+    /** The authenticated caller of an administration request (or a review query with a token); null otherwise. */
+    caller: Caller | null
   }
 }
 
@@ -105,6 +113,17 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
   app.decorate('config', config)
   app.decorate('metrics', new Metrics(policy))
   app.decorate('extAuthz', new ExtAuthz(policy, config.extAuthz, { log: app.log }))
+  app.decorate('adminCallers', new AdminCallers(config.admin))
+  app.decorateRequest('caller', null)
+  // Administration governed by the graph: the reserved nodes exist whenever it is on.
+  if (config.admin.authorization) {
+    try {
+      policy.governAdministration()
+    } catch (err) {
+      if (ownPolicy) policy.close()
+      throw err
+    }
+  }
   app.addHook('onClose', async () => {
     try {
       await deps.onClose?.()

@@ -3,6 +3,7 @@
  * the schema below (defaults filled in, unknown keys an error that names them), then the
  * environment, then command-line flags, each overriding the one before. The result is frozen.
  */
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Ajv, type ErrorObject } from 'ajv'
 import { NgacError } from './errors.js'
@@ -28,11 +29,20 @@ export interface Config {
     /** One log line per decision, for this fraction of decisions (0 turns them off). */
     readonly decisionLog: { readonly sample: number }
   }
+  /**
+   * The administration API's callers. The file gives bearer tokens (`admin.token`, `admin.tokens[].token`,
+   * or NGAC_ADMIN_TOKEN); once loaded only their SHA-256 digests are kept, never the tokens.
+   */
   readonly admin: {
-    /** Bearer token for the administration routes; required on a non-loopback host. */
-    readonly token?: string
+    /**
+     * SHA-256 (hex) of the single admin token: a super token acting as user `admin-token`. An admin
+     * token is required on a non-loopback host.
+     */
+    readonly tokenSha256?: string
+    /** Check every administrative operation against its caller's admin rights (DESIGN section 4). */
     readonly authorization: boolean
-    readonly tokens: readonly { readonly token: string, readonly user: string, readonly super?: boolean }[]
+    /** Tokens of NGAC users (SHA-256, hex); a `super` one holds every right (bootstrapping; every use is logged). */
+    readonly tokens: readonly { readonly tokenSha256: string, readonly user: string, readonly super?: boolean }[]
   }
   readonly limits: {
     /** Largest request body on most routes, in bytes. */
@@ -227,7 +237,49 @@ export function loadConfig (sources: ConfigSources = {}): Config {
     throw new NgacError('NGAC_ERR_CONFIG', `invalid config: ${problems.join('; ')}`, { details: problems })
   }
   compileRoutes((doc as unknown as Config).extAuthz.routes)
+  doc.admin = hashTokens(doc.admin as RawAdmin)
   return deepFreeze(doc) as unknown as Config
+}
+
+/** The admin section as the file gives it, validated. */
+interface RawAdmin {
+  token?: string
+  authorization: boolean
+  tokens: { token: string, user: string, super?: boolean }[]
+}
+
+/**
+ * The SHA-256 digest of a bearer token, hex: what the config keeps of a token.
+ *
+ * @example
+ * ```ts
+ * tokenDigest('a-long-enough-token-1') // '5c1b...'
+ * ```
+ */
+export function tokenDigest (token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex')
+}
+
+/**
+ * The admin section with every token replaced by its digest.
+ * @throws NgacError NGAC_ERR_CONFIG for a token given twice, or authorization without any token.
+ */
+function hashTokens (admin: RawAdmin): Config['admin'] {
+  const tokens = admin.tokens.map((t) => t.super === undefined
+    ? { tokenSha256: tokenDigest(t.token), user: t.user }
+    : { tokenSha256: tokenDigest(t.token), user: t.user, super: t.super })
+  const digests = tokens.map((t) => t.tokenSha256)
+  const tokenSha256 = admin.token === undefined ? undefined : tokenDigest(admin.token)
+  if (tokenSha256 !== undefined) digests.push(tokenSha256)
+  if (new Set(digests).size !== digests.length) {
+    throw new NgacError('NGAC_ERR_CONFIG', 'invalid config: the same token is given twice in admin.token and admin.tokens; give each caller a token of its own')
+  }
+  if (admin.authorization && digests.length === 0) {
+    throw new NgacError('NGAC_ERR_CONFIG', 'invalid config: admin.authorization needs callers: give admin.tokens (users, one of them super for bootstrapping) or admin.token')
+  }
+  return tokenSha256 === undefined
+    ? { authorization: admin.authorization, tokens }
+    : { tokenSha256, authorization: admin.authorization, tokens }
 }
 
 function readConfigFile (file: string): unknown {

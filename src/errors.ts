@@ -73,8 +73,10 @@ export const ERROR_CODES = {
   NGAC_ERR_REVISION_NOT_REACHED: 409,
   /** The administration routes need a valid bearer token. */
   NGAC_ERR_UNAUTHORIZED: 401,
-  /** The caller lacks the right for the operation. */
+  /** The caller lacks the right for the operation; `details` name the operation index, the right and the node. */
   NGAC_ERR_FORBIDDEN: 403,
+  /** A name under `ngac:` is reserved for the administration policy: only a super token may change such a node. */
+  NGAC_ERR_RESERVED_NAME: 403,
   // Faults of the durable store: not the client's doing, so 5xx.
   /** The disk or database is full. */
   NGAC_ERR_STORE_FULL: 507,

@@ -11,7 +11,21 @@
 export { openPolicy, Policy, type OpenPolicyOptions, type PolicyOptions } from './policy.js'
 export { NgacError, isNgacError, ERROR_CODES, type ErrorCode, type NgacErrorOptions } from './errors.js'
 export { buildApp, type App, type AppDeps } from './app.js'
-export { loadConfig, type Config, type ConfigSources } from './config.js'
+export { loadConfig, tokenDigest, type Config, type ConfigSources } from './config.js'
+export {
+  ADMIN_PC,
+  ADMIN_POLICY_OA,
+  AdminAuthorizer,
+  RESERVED_PREFIX,
+  isReservedName,
+  requiredRights,
+  type AdminRight,
+  type AdminRightsOracle,
+  type ChangeOptions,
+  type ChangeResult,
+  type RequiredRight
+} from './pap/index.js'
+export { type ChangeFilter, type ChangelogEntry } from './store/index.js'
 export { serve, startServer } from './server.js'
 export {
   PolicyGraph,

@@ -18,7 +18,7 @@ import {
   type SubjectRequest,
   type TargetRequest
 } from './pdp/index.js'
-import { SqliteStore, type ChangelogEntry } from './store/index.js'
+import { SqliteStore, type ChangeFilter, type ChangelogEntry } from './store/index.js'
 
 /** Options of {@link openPolicy}. */
 export interface OpenPolicyOptions {
@@ -58,6 +58,8 @@ export class Policy {
   readonly #store: SqliteStore | undefined
   readonly #pap: PolicyAdministrator
   #engine: DecisionEngine
+  /** An uncached engine over the same graph: admin checks inside a batch, where the revision has not moved yet. */
+  #batchEngine: DecisionEngine
   #closed = false
   #follower: NodeJS.Timeout | undefined
   #waiters: { revision: number, resolve: (reached: boolean) => void }[] = []
@@ -67,9 +69,16 @@ export class Policy {
 
   constructor (graph: PolicyGraph = new PolicyGraph(), store?: SqliteStore, options: PolicyOptions = {}) {
     this.#store = store
-    this.#pap = new PolicyAdministrator(graph, store)
+    // Admin rights are decided by the engine: cached at a committed revision, uncached inside a batch.
+    this.#pap = new PolicyAdministrator(graph, store, {
+      oracle: {
+        allowed: (user, right, target) => this.#engine.check({ user, right, target }).allowed,
+        allowedInBatch: (user, right, target) => this.#batchEngine.check({ user, right, target }).allowed
+      }
+    })
     const engineOptions: DecisionEngineOptions = options.cache === undefined ? {} : { cache: options.cache }
     this.#engine = new DecisionEngine(graph, engineOptions)
+    this.#batchEngine = new DecisionEngine(graph, { cache: false })
     this.#pap.onReplace((next) => {
       const stats = this.#engine.cacheStats
       if (stats !== undefined) {
@@ -77,7 +86,32 @@ export class Policy {
         this.#cacheMisses += stats.misses
       }
       this.#engine = new DecisionEngine(next, engineOptions)
+      this.#batchEngine = new DecisionEngine(next, { cache: false })
     })
+  }
+
+  /**
+   * Turns on administration governed by the policy itself (DESIGN section 4): creates the reserved
+   * policy class `ngac:admin` and object attribute `ngac:admin:policy` when missing (a change by
+   * actor `ngac`) and keeps them through replacements. Changes applied with `authorize: true` are
+   * then checked against their actor's admin rights, which policy-wide rights are held on
+   * `ngac:admin:policy`.
+   * @returns the revision that created the reserved nodes, or undefined when they existed.
+   * @throws NgacError NGAC_ERR_RESERVED_NAME when a reserved name is taken by a node of another type, NGAC_ERR_STORE_*.
+   *
+   * @example
+   * ```ts
+   * const policy = openPolicy({ db: ':memory:' })
+   * policy.governAdministration()
+   * policy.apply([{ op: 'createNode', name: 'acme', type: 'PC' }], { actor: 'mallory', authorize: true })
+   * // throws NGAC_ERR_FORBIDDEN: mallory lacks 'create' on 'ngac:admin:policy'
+   * ```
+   */
+  governAdministration (): number | undefined {
+    this.#open()
+    const revision = this.#pap.governAdministration()
+    this.#notify()
+    return revision
   }
 
   /**
@@ -114,8 +148,16 @@ export class Policy {
   }
 
   /**
-   * Applies administrative operations as one atomic batch (DESIGN section 4).
-   * @throws NgacError the failing operation's error (nothing applied), NGAC_ERR_STORE_*.
+   * Applies administrative operations as one atomic batch (DESIGN section 4). With
+   * `{ actor, authorize: true }` each operation is first checked against the actor's admin rights
+   * on the graph as the batch has left it so far.
+   * @throws NgacError the failing operation's error (nothing applied), NGAC_ERR_FORBIDDEN or
+   *   NGAC_ERR_RESERVED_NAME for a refused operation (`details.index`), NGAC_ERR_STORE_*.
+   *
+   * @example
+   * ```ts
+   * policy.apply([{ op: 'createNode', name: 'carol', type: 'U', parents: ['acme-users'] }], { actor: 'acme-admin', authorize: true })
+   * ```
    */
   apply (operations: readonly Operation[], options: ChangeOptions = {}): ChangeResult {
     this.#open()
@@ -211,10 +253,18 @@ export class Policy {
     this.#store?.checkWritable()
   }
 
-  /** Changelog entries after `since` (needs a database; empty in memory). */
-  changes (since = 0, limit = 1000): ChangelogEntry[] {
+  /**
+   * Changelog entries after `since`, at most `limit`, optionally only those a filter matches (by
+   * actor, node named, time); needs a database: empty in memory.
+   *
+   * @example
+   * ```ts
+   * policy.changes(0, 100, { actor: 'acme-admin' })
+   * ```
+   */
+  changes (since = 0, limit = 1000, filter: ChangeFilter = {}): ChangelogEntry[] {
     this.#open()
-    return this.#store?.changes(since, limit) ?? []
+    return this.#store?.changes(since, limit, filter) ?? []
   }
 
   /** The policy as a policy document (DESIGN section 5). */

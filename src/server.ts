@@ -78,7 +78,7 @@ export async function startServer (config: Config): Promise<App> {
 }
 
 function refuseUnsafeHost (config: Config): void {
-  if (!isLoopback(config.host) && config.admin.token === undefined && config.admin.tokens.length === 0) {
+  if (!isLoopback(config.host) && config.admin.tokenSha256 === undefined && config.admin.tokens.length === 0) {
     throw new NgacError('NGAC_ERR_CONFIG', `refusing to serve the administration API on ${config.host} without an admin token: set NGAC_ADMIN_TOKEN or admin.token in the config, or listen on 127.0.0.1`)
   }
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
-import { loadConfig, type ConfigSources } from '../src/config.js'
+import { loadConfig, tokenDigest, type ConfigSources } from '../src/config.js'
 
 /** A JSON file in a temp dir removed after the test. */
 function configFile (t: Test, content: unknown): string {
@@ -49,7 +49,7 @@ t.test('defaults: the safe ones of DESIGN sections 5 and 8', async (t) => {
     decisionLog: { sample: 1 }
   })
   t.same(config.admin, { authorization: false, tokens: [] })
-  t.equal(config.admin.token, undefined)
+  t.equal(config.admin.tokenSha256, undefined)
   t.same(config.limits, {
     bodyBytes: 1048576,
     policyBodyBytes: 268435456,
@@ -86,7 +86,7 @@ t.test('a file: its values, with defaults for what it leaves out', async (t) => 
   t.same(config.extAuthz.routes, [{ path: '/orders/:id', object: 'order:{id}' }])
   t.equal(config.extAuthz.unknownObject, 'path', 'a nested default beside nested file values')
   t.equal(config.extAuthz.rights.GET, 'read')
-  t.same(config.admin.tokens, [{ token: 'a-long-enough-token-1', user: 'alice' }])
+  t.same(config.admin.tokens, [{ tokenSha256: tokenDigest('a-long-enough-token-1'), user: 'alice' }], 'only the digest of a token is kept')
   t.equal(config.limits.bodyBytes, 4096)
   t.equal(config.limits.jsonDepth, 64)
   t.same(config.decisionCache, { enabled: true, capacity: 1024 })
@@ -129,7 +129,7 @@ t.test('the environment overrides the file, and flags override the environment',
   t.equal(fromEnv.port, 3333)
   t.equal(fromEnv.logLevel, 'debug')
   t.equal(fromEnv.publicUrl, 'http://env.example')
-  t.equal(fromEnv.admin.token, 'token-from-the-env-45678')
+  t.equal(fromEnv.admin.tokenSha256, tokenDigest('token-from-the-env-45678'))
   t.equal(fromEnv.admin.authorization, true, 'the token from the env keeps the rest of the admin section')
   t.equal(fromEnv.workers, 2)
   t.equal(fromEnv.grpc.port, 2222)
@@ -141,7 +141,7 @@ t.test('the environment overrides the file, and flags override the environment',
   t.equal(fromFlags.workers, 3)
   t.equal(fromFlags.grpc.port, 0)
   t.equal(fromFlags.logLevel, 'debug', 'no flag: the env value stays')
-  t.equal(fromFlags.admin.token, 'token-from-the-env-45678')
+  t.equal(fromFlags.admin.tokenSha256, tokenDigest('token-from-the-env-45678'))
 
   const portZero = loadConfig({ env: { PORT: '5555' }, flags: { port: 0 } })
   t.equal(portZero.port, 0, 'a flag of 0 still overrides')
@@ -154,7 +154,7 @@ t.test('empty environment variables are ignored, as when unset', async (t) => {
   t.equal(config.host, '127.0.0.1')
   t.equal(config.port, 1111)
   t.equal(config.logLevel, 'info')
-  t.equal(config.admin.token, 'token-from-the-file-0123')
+  t.equal(config.admin.tokenSha256, tokenDigest('token-from-the-file-0123'))
 })
 
 t.test('an unknown key at the top is NGAC_ERR_CONFIG naming it', async (t) => {
@@ -263,4 +263,29 @@ t.test('the result is frozen, all the way down; the document given is left as it
   t.throws(() => { (config.limits as { bodyBytes: number }).bodyBytes = 1 }, TypeError)
   t.throws(() => { (config.extAuthz.routes as unknown[]).push({}) }, TypeError)
   t.equal(config.port, 9000)
+})
+
+t.test('admin tokens: digests only, no token twice, authorization needs a token', async (t) => {
+  const config = loadConfig({
+    document: {
+      admin: {
+        token: 'the-single-admin-token-0',
+        authorization: true,
+        tokens: [{ token: 'token-of-alice-0123456', user: 'alice' }, { token: 'token-of-root-01234567', user: 'root', super: true }]
+      }
+    }
+  })
+  t.same(config.admin, {
+    tokenSha256: tokenDigest('the-single-admin-token-0'),
+    authorization: true,
+    tokens: [
+      { tokenSha256: tokenDigest('token-of-alice-0123456'), user: 'alice' },
+      { tokenSha256: tokenDigest('token-of-root-01234567'), user: 'root', super: true }
+    ]
+  })
+  t.notMatch(JSON.stringify(config), /token-of-alice|token-of-root|the-single-admin-token/, 'no token is kept in the config')
+  t.equal(tokenDigest('x').length, 64, 'a hex SHA-256 digest')
+  t.equal(refused({ document: { admin: { authorization: true } } }).code, 'NGAC_ERR_CONFIG', 'authorization without tokens')
+  t.equal(refused({ document: { admin: { tokens: [{ token: 'token-of-alice-0123456', user: 'alice' }, { token: 'token-of-alice-0123456', user: 'bob' }] } } }).code,
+    'NGAC_ERR_CONFIG', 'one token for two users')
 })

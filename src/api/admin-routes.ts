@@ -8,11 +8,20 @@
  * whole-policy replacement (PUT /v1/policy) every older cursor is refused. Node pages resume at a
  * node id (ids grow in creation order and are never reused), so a page costs O(limit) node visits
  * when no type filter is given.
+ *
+ * Callers (src/api/admin-auth.ts): each bearer token maps to an NGAC user, the actor of its
+ * changes; the single `admin.token` is a super token of user `admin-token`. With
+ * `admin.authorization` on, a non-super caller's operations are checked by the administrator
+ * (src/pap/authorization.ts), and reads show only what the caller holds `query` on; the whole
+ * policy (export, changelog, lint) needs `query` on `ngac:admin:policy`, and replacing it needs a
+ * super token. NOTE: a filtered list scans past what the caller may not see, so a page of a
+ * caller who sees little of a large policy costs up to a scan of it (one cached decision per node).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { Type, type TSchema } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { isNgacError, NgacError } from '../errors.js'
 import {
   NODE_TYPES,
@@ -24,7 +33,8 @@ import {
   type PolicyGraph,
   type ProhibitionInfo
 } from '../graph/index.js'
-import type { ChangeOptions } from '../pap/index.js'
+import { ADMIN_POLICY_OA, type ChangeOptions } from '../pap/index.js'
+import { ReadAccess } from './admin-auth.js'
 import { lintRoutes } from './lint-routes.js'
 import { errorResponses, ProhibitionSchema, SHARED_SCHEMAS } from './schemas.js'
 
@@ -36,7 +46,7 @@ const PropertiesRef = () => Type.Unsafe<Record<string, string>>(Type.Ref('Proper
 const RightsRef = () => Type.Unsafe<string[]>(Type.Ref('Rights'))
 const RevisionRef = () => Type.Ref('Revision')
 
-const WRITE_ERRORS = [400, 401, 503, 507] as const
+const WRITE_ERRORS = [400, 401, 403, 503, 507] as const
 const BODY_ERRORS = [413, 415] as const
 const NEXT_CURSOR = Type.Optional(Type.String({ description: 'Present when there are more items: pass it as `cursor` to get the next page.' }))
 
@@ -117,6 +127,27 @@ function operationError (at: string, errors: ErrorObject[] | null | undefined, i
       message = `${where}: ${e?.message ?? 'is invalid'}`
   }
   return new NgacError('NGAC_ERR_VALIDATION', message, { details: { index } })
+}
+
+/**
+ * A time of a changelog filter in the changelog's own form (`Date#toISOString`), so that they compare as strings.
+ * @throws NgacError NGAC_ERR_VALIDATION for a value that is not an ISO 8601 time.
+ */
+function isoTime (value: string | undefined, field: string): string | undefined {
+  if (value === undefined) return undefined
+  const ms = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(value) ? Date.parse(value) : Number.NaN
+  if (Number.isNaN(ms)) {
+    throw new NgacError('NGAC_ERR_VALIDATION', `querystring/${field} must be an ISO 8601 time such as 2025-01-31T12:00:00Z, not ${JSON.stringify(value)}`)
+  }
+  return new Date(ms).toISOString()
+}
+
+/** Whether the caller may read a prohibition: `query` on its subject (a process: on the policy) and on every container. */
+function mayReadProhibition (access: ReadAccess, p: ProhibitionInfo): boolean {
+  if (access.all) return true
+  if (!access.may(typeof p.subject === 'string' ? p.subject : ADMIN_POLICY_OA)) return false
+  for (const c of p.containers) if (!access.may(c.name)) return false
+  return true
 }
 
 /** `/a/0/b~1c` -> `.a[0]["b/c"]`. */
@@ -203,19 +234,20 @@ function pageOfList<T, R> (list: readonly T[], position: readonly number[] | und
 
 /** The administration API. */
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const token = app.config.admin.token
-  if (token !== undefined) {
-    const expected = digest(token)
+  const callers = app.adminCallers
+  const authorization = app.config.admin.authorization
+  if (callers.enabled) {
     app.addHook('onRequest', async (request) => {
-      const header = request.headers.authorization
-      const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined
-      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-        throw new NgacError('NGAC_ERR_UNAUTHORIZED', 'the administration API needs the header "Authorization: Bearer <admin token>"')
-      }
+      request.caller = callers.authenticate(request)
     })
   }
-  // A later issue maps tokens to users; until then a change made with the admin token says so.
-  const actor: ChangeOptions = token === undefined ? {} : { actor: 'admin-token' }
+  /** The changelog's actor (the token's user) and, under admin authorization, the checks of a non-super caller. */
+  const changeOptions = (request: FastifyRequest): ChangeOptions => {
+    const caller = request.caller
+    if (caller === null) return {}
+    return authorization && !caller.super ? { actor: caller.user, authorize: true } : { actor: caller.user }
+  }
+  const reads = (request: FastifyRequest): ReadAccess => new ReadAccess(app.policy, request.caller, authorization)
   const limits = app.config.limits
   const policyBodyLimit = limits.policyBodyBytes
   const maxPage = limits.maxPageSize
@@ -230,10 +262,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
   const pageSize = (limit: number | undefined): number => limit ?? Math.min(limits.defaultPageSize, maxPage)
 
-  /** Commits one batch with the caller as actor; a single operation fails with its own plain error. */
-  const commit = (operations: readonly Operation[]): number => {
+  /**
+   * Commits one batch with the caller as actor; a single operation fails with its own plain error
+   * (a refusal keeps its details: the operation, the right and the node).
+   */
+  const commit = (request: FastifyRequest, operations: readonly Operation[]): number => {
     try {
-      return app.policy.apply(operations, actor).revision
+      return app.policy.apply(operations, changeOptions(request)).revision
     } catch (err) {
       if (operations.length === 1 && isNgacError(err) && isNgacError(err.cause) && (err.details as { index?: unknown } | undefined)?.index === 0) {
         throw err.cause
@@ -278,7 +313,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const { name, type, parents, properties } = request.body
-    const revision = commit([properties === undefined
+    const revision = commit(request, [properties === undefined
       ? { op: 'createNode', name, type, parents }
       : { op: 'createNode', name, type, parents, properties }])
     reply.code(201)
@@ -289,10 +324,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['administration'],
       summary: 'List nodes in creation order, optionally of one type',
+      description: 'With admin authorization on, only the nodes the caller holds `query` on (a policy class: `query` on `ngac:admin:policy`); the same goes for the assignment, association and prohibition lists, which show a relation when the caller may query all of its nodes.',
       querystring: Type.Object({ type: Type.Optional(NodeTypeRef()), ...Paging }, { additionalProperties: false }),
       response: {
         200: Type.Object({ nodes: Type.Array(Type.Ref('Node')), nextCursor: NEXT_CURSOR }, { additionalProperties: false }),
-        ...errorResponses(400, 401)
+        ...errorResponses(400, 401, 403)
       }
     }
   }, async (request) => {
@@ -301,11 +337,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const graph = app.policy.graph
     const kind = `n${type ?? ''}`
     const code = type === undefined ? -1 : NODE_TYPES.indexOf(type)
+    const access = reads(request)
     let id = cursor === undefined ? 0 : decodeCursor(graph, kind, cursor, 1)[0]
     const end = graph.idLimit
     const nodes: NodeInfo[] = []
     for (; id < end; id++) {
-      if (!graph.isNode(id) || (code >= 0 && graph.typeOf(id) !== code)) continue
+      if (!graph.isNode(id) || (code >= 0 && graph.typeOf(id) !== code) || !access.mayId(id)) continue
       if (nodes.length === limit) break
       nodes.push(graph.nodeInfo(id))
     }
@@ -324,15 +361,17 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           parents: Type.Array(Type.String(), { description: 'The nodes it is assigned to.' }),
           childCount: Type.Integer({ minimum: 0, description: 'How many nodes are assigned to it; list them with GET /v1/assignments?parent=NAME.' })
         }, { additionalProperties: false }),
-        ...errorResponses(400, 401, 404)
+        ...errorResponses(400, 401, 403, 404)
       }
     }
   }, async (request) => {
     const graph = app.policy.graph
     const id = requireNode(graph, request.params.name)
+    const access = reads(request)
+    access.require(request.params.name, `reading node '${request.params.name}'`)
     return {
       node: graph.nodeInfo(id),
-      parents: graph.parentIds(id).map((p) => graph.nameOf(p)),
+      parents: graph.parentIds(id).filter((p) => access.mayId(p)).map((p) => graph.nameOf(p)),
       childCount: graph.childIds(id).length
     }
   })
@@ -345,7 +384,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ properties: PropertiesRef() }, { additionalProperties: false }),
       response: { 200: RevisionRef(), ...errorResponses(...WRITE_ERRORS, ...BODY_ERRORS, 404) }
     }
-  }, async (request) => ({ revision: commit([{ op: 'setProperties', name: request.params.name, properties: request.body.properties }]) }))
+  }, async (request) => ({ revision: commit(request, [{ op: 'setProperties', name: request.params.name, properties: request.body.properties }]) }))
 
   app.delete('/v1/nodes/:name', {
     schema: {
@@ -354,7 +393,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: Type.Object({ name: Name() }),
       response: { 200: RevisionRef(), ...errorResponses(...WRITE_ERRORS, 404, 409) }
     }
-  }, async (request) => ({ revision: commit([{ op: 'deleteNode', name: request.params.name }]) }))
+  }, async (request) => ({ revision: commit(request, [{ op: 'deleteNode', name: request.params.name }]) }))
 
   // ------------------------------------------------------------ assignments
 
@@ -368,7 +407,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: RevisionRef(), ...errorResponses(...WRITE_ERRORS, ...BODY_ERRORS, 404, 409, 422) }
     }
   }, async (request, reply) => {
-    const revision = commit([{ op: 'assign', child: request.body.child, parent: request.body.parent }])
+    const revision = commit(request, [{ op: 'assign', child: request.body.child, parent: request.body.parent }])
     reply.code(201)
     return { revision }
   })
@@ -380,7 +419,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: Type.Object({ child: Name(), parent: Name() }, { additionalProperties: false }),
       response: { 200: RevisionRef(), ...errorResponses(...WRITE_ERRORS, 404, 422) }
     }
-  }, async (request) => ({ revision: commit([{ op: 'deassign', child: request.query.child, parent: request.query.parent }]) }))
+  }, async (request) => ({ revision: commit(request, [{ op: 'deassign', child: request.query.child, parent: request.query.parent }]) }))
 
   app.get('/v1/assignments', {
     schema: {
@@ -393,37 +432,44 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
           assignments: Type.Array(Type.Array(Type.String(), { minItems: 2, maxItems: 2 }), { description: '`[child, parent]` pairs.' }),
           nextCursor: NEXT_CURSOR
         }, { additionalProperties: false }),
-        ...errorResponses(400, 401, 404)
+        ...errorResponses(400, 401, 403, 404)
       }
     }
   }, async (request) => {
     const { child, parent, cursor } = request.query
     const limit = pageSize(request.query.limit)
     const graph = app.policy.graph
+    const access = reads(request)
+    const may = (id: number): boolean => access.mayId(id)
     let kind = 'a'
     let page: Page<[string, string]>
     if (child !== undefined && parent !== undefined) {
       const cid = requireNode(graph, child)
       const pid = requireNode(graph, parent)
+      access.require(child, 'listing the assignments of a child')
+      access.require(parent, 'listing the assignments to a parent')
       refuseCursor(cursor)
       page = { items: graph.parentIds(cid).includes(pid) ? [[child, parent]] : [] }
     } else if (child !== undefined) {
       const cid = requireNode(graph, child)
       kind = `ac${cid}`
       const position = cursor === undefined ? undefined : decodeCursor(graph, kind, cursor, 2)
-      page = pageOfList(graph.parentIds(cid), position, limit, (id) => id, (id) => [child, graph.nameOf(id)])
+      access.require(child, 'listing the assignments of a child')
+      page = pageOfList(access.all ? graph.parentIds(cid) : graph.parentIds(cid).filter(may), position, limit, (id) => id, (id) => [child, graph.nameOf(id)])
     } else if (parent !== undefined) {
       const pid = requireNode(graph, parent)
       kind = `ap${pid}`
       const position = cursor === undefined ? undefined : decodeCursor(graph, kind, cursor, 2)
-      page = pageOfList(graph.childIds(pid), position, limit, (id) => id, (id) => [graph.nameOf(id), parent])
+      access.require(parent, 'listing the assignments to a parent')
+      page = pageOfList(access.all ? graph.childIds(pid) : graph.childIds(pid).filter(may), position, limit, (id) => id, (id) => [graph.nameOf(id), parent])
     } else {
       let [id, index] = cursor === undefined ? [0, 0] : decodeCursor(graph, kind, cursor, 2)
       const items: [string, string][] = []
       let next: number[] | undefined
       for (const end = graph.idLimit; id < end && next === undefined; id++, index = 0) {
-        const parents = graph.isNode(id) ? graph.parentIds(id) : []
+        const parents = graph.isNode(id) && may(id) ? graph.parentIds(id) : []
         for (; index < parents.length; index++) {
+          if (!may(parents[index])) continue
           if (items.length === limit) {
             next = [id, index]
             break
@@ -449,7 +495,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const { ua, target, rights } = request.body
-    const revision = commit([{ op: 'associate', ua, target, rights }])
+    const revision = commit(request, [{ op: 'associate', ua, target, rights }])
     reply.code(201)
     return { revision }
   })
@@ -461,7 +507,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: Type.Object({ ua: Name(), target: Name() }, { additionalProperties: false }),
       response: { 200: RevisionRef(), ...errorResponses(...WRITE_ERRORS, 404) }
     }
-  }, async (request) => ({ revision: commit([{ op: 'dissociate', ua: request.query.ua, target: request.query.target }]) }))
+  }, async (request) => ({ revision: commit(request, [{ op: 'dissociate', ua: request.query.ua, target: request.query.target }]) }))
 
   app.get('/v1/associations', {
     schema: {
@@ -471,18 +517,22 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: Type.Object({ ua: Type.Optional(Name()), target: Type.Optional(Name()), ...Paging }, { additionalProperties: false }),
       response: {
         200: Type.Object({ associations: Type.Array(Type.Ref('Association')), nextCursor: NEXT_CURSOR }, { additionalProperties: false }),
-        ...errorResponses(400, 401, 404)
+        ...errorResponses(400, 401, 403, 404)
       }
     }
   }, async (request) => {
     const { ua, target, cursor } = request.query
     const limit = pageSize(request.query.limit)
     const graph = app.policy.graph
+    const access = reads(request)
+    const may = (a: { readonly ua: number, readonly target: number }): boolean => access.mayId(a.ua) && access.mayId(a.target)
     let kind = 's'
     let page: Page<ReturnType<PolicyGraph['associationInfo']>>
     if (ua !== undefined && target !== undefined) {
       requireNode(graph, ua)
       requireNode(graph, target)
+      access.require(ua, 'listing the associations of a user attribute')
+      access.require(target, 'listing the associations on a target')
       refuseCursor(cursor)
       const a = graph.association(ua, target)
       page = { items: a === undefined ? [] : [a] }
@@ -490,19 +540,22 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const uid = requireNode(graph, ua)
       kind = `su${uid}`
       const position = cursor === undefined ? undefined : decodeCursor(graph, kind, cursor, 2)
-      page = pageOfList(graph.associationsFrom(uid), position, limit, (a) => a.target, (a) => graph.associationInfo(a))
+      access.require(ua, 'listing the associations of a user attribute')
+      page = pageOfList(access.all ? graph.associationsFrom(uid) : graph.associationsFrom(uid).filter(may), position, limit, (a) => a.target, (a) => graph.associationInfo(a))
     } else if (target !== undefined) {
       const tid = requireNode(graph, target)
       kind = `st${tid}`
       const position = cursor === undefined ? undefined : decodeCursor(graph, kind, cursor, 2)
-      page = pageOfList(graph.associationsTo(tid), position, limit, (a) => a.ua, (a) => graph.associationInfo(a))
+      access.require(target, 'listing the associations on a target')
+      page = pageOfList(access.all ? graph.associationsTo(tid) : graph.associationsTo(tid).filter(may), position, limit, (a) => a.ua, (a) => graph.associationInfo(a))
     } else {
       let [id, index] = cursor === undefined ? [0, 0] : decodeCursor(graph, kind, cursor, 2)
       const items: ReturnType<PolicyGraph['associationInfo']>[] = []
       let next: number[] | undefined
       for (const end = graph.idLimit; id < end && next === undefined; id++, index = 0) {
-        const list = graph.associationsFrom(id)
+        const list = graph.isNode(id) && access.mayId(id) ? graph.associationsFrom(id) : []
         for (; index < list.length; index++) {
+          if (!access.mayId(list[index].target)) continue
           if (items.length === limit) {
             next = [id, index]
             break
@@ -528,7 +581,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const { name, subject, rights, intersection, containers } = request.body
-    const revision = commit([{ op: 'createProhibition', name, subject, rights, intersection, containers }])
+    const revision = commit(request, [{ op: 'createProhibition', name, subject, rights, intersection, containers }])
     reply.code(201)
     return { revision }
   })
@@ -540,26 +593,29 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: Type.Object(Paging, { additionalProperties: false }),
       response: {
         200: Type.Object({ prohibitions: Type.Array(Type.Ref('Prohibition')), nextCursor: NEXT_CURSOR }, { additionalProperties: false }),
-        ...errorResponses(400, 401)
+        ...errorResponses(400, 401, 403)
       }
     }
   }, async (request) => {
     const graph = app.policy.graph
+    const access = reads(request)
     const limit = pageSize(request.query.limit)
     const start = request.query.cursor === undefined ? 0 : decodeCursor(graph, 'p', request.query.cursor, 1)[0]
     const prohibitions: ProhibitionInfo[] = []
     // NOTE: prohibitions live in an insertion-ordered Map, so a page costs O(offset + limit); they are few.
-    let i = 0
+    let i = -1
     let more = false
     for (const p of graph.prohibitionList()) {
-      if (i++ < start) continue
+      if (++i < start) continue
+      const info = graph.prohibitionInfo(p)
+      if (!mayReadProhibition(access, info)) continue
       if (prohibitions.length === limit) {
         more = true
         break
       }
-      prohibitions.push(graph.prohibitionInfo(p))
+      prohibitions.push(info)
     }
-    return more ? { prohibitions, nextCursor: encodeCursor(graph, 'p', [start + limit]) } : { prohibitions }
+    return more ? { prohibitions, nextCursor: encodeCursor(graph, 'p', [i]) } : { prohibitions }
   })
 
   app.get('/v1/prohibitions/:name', {
@@ -567,12 +623,17 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['administration'],
       summary: 'A prohibition',
       params: Type.Object({ name: Name() }),
-      response: { 200: Type.Ref('Prohibition'), ...errorResponses(400, 401, 404) }
+      response: { 200: Type.Ref('Prohibition'), ...errorResponses(400, 401, 403, 404) }
     }
   }, async (request) => {
     const p = app.policy.graph.prohibition(request.params.name)
     if (p === undefined) {
       throw new NgacError('NGAC_ERR_PROHIBITION_NOT_FOUND', `there is no prohibition ${JSON.stringify(request.params.name)}`)
+    }
+    const access = reads(request)
+    if (!mayReadProhibition(access, p)) {
+      access.require(typeof p.subject === 'string' ? p.subject : ADMIN_POLICY_OA, `reading prohibition '${p.name}'`)
+      for (const c of p.containers) access.require(c.name, `reading prohibition '${p.name}'`)
     }
     return p
   })
@@ -584,7 +645,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: Type.Object({ name: Name() }),
       response: { 200: RevisionRef(), ...errorResponses(...WRITE_ERRORS, 404) }
     }
-  }, async (request) => ({ revision: commit([{ op: 'deleteProhibition', name: request.params.name }]) }))
+  }, async (request) => ({ revision: commit(request, [{ op: 'deleteProhibition', name: request.params.name }]) }))
 
   // ------------------------------------------------------------ resource rights
 
@@ -610,7 +671,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    const revision = commit([{ op: 'setResourceRights', rights: request.body.rights }])
+    const revision = commit(request, [{ op: 'setResourceRights', rights: request.body.rights }])
     return { revision, rights: [...app.policy.graph.resourceRights] }
   })
 
@@ -624,7 +685,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: `Operations: ${OPERATION_NAMES.join(', ')}, with the fields of their single routes ` +
         '(createNode `{name, type, parents?, properties?}`, assign `{child, parent}`, associate `{ua, target, rights}`, ' +
         'createProhibition the fields of a prohibition, setResourceRights `{rights}`, ...). ' +
-        `At most ${limits.batchOperations} operations (413 beyond). A failing operation answers its own error with \`details.index\`, and nothing is applied.`,
+        `At most ${limits.batchOperations} operations (413 beyond). A failing operation answers its own error with \`details.index\`, and nothing is applied. ` +
+        'With admin authorization on, each operation is checked against the caller\'s admin rights on the graph as the batch has left it so far; ' +
+        'a refusal is 403 NGAC_ERR_FORBIDDEN with `details: {index, op, right, node}` (or NGAC_ERR_RESERVED_NAME for an `ngac:` node), and nothing is applied.',
       body: Type.Object({
         operations: Type.Array(
           Type.Object({ op: Type.String({ description: `One of ${OPERATION_NAMES.join(', ')}.` }) }, { additionalProperties: true }),
@@ -644,7 +707,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       throw new NgacError('NGAC_ERR_BATCH_TOO_LARGE', `the batch has ${operations.length} operations; the limit is ${limits.batchOperations}: split it`)
     }
     for (let i = 0; i < operations.length; i++) checkOperation(operations[i], i)
-    const revision = app.policy.apply(operations as Operation[], actor).revision
+    const revision = app.policy.apply(operations as Operation[], changeOptions(request)).revision
     return { revision, applied: operations.length }
   })
 
@@ -654,9 +717,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['administration'],
       summary: 'Export the policy as a policy file',
-      response: { 200: Type.Ref('PolicyFile'), ...errorResponses(401) }
+      response: { 200: Type.Ref('PolicyFile'), ...errorResponses(401, 403) }
     }
-  }, async () => app.policy.export())
+  }, async (request) => {
+    reads(request).require(ADMIN_POLICY_OA, 'exporting the policy')
+    return app.policy.export()
+  })
 
   app.put('/v1/policy', {
     bodyLimit: policyBodyLimit,
@@ -665,7 +731,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Replace the whole policy, atomically',
       description: 'The body is a policy file (see GET /v1/policy), or with `?format=pm` a NIST policy-machine-core JSON policy. ' +
         'The document is checked whole: a bad one changes nothing and answers 400 NGAC_ERR_POLICY_FILE whose `details` list every problem `{path, code, message}`. ' +
-        'Cursors of earlier pages are stale afterwards.',
+        'Cursors of earlier pages are stale afterwards. With admin authorization on, only a super token may replace the policy (it rewrites the administration policy too), ' +
+        'and the reserved nodes `ngac:admin` and `ngac:admin:policy` are kept.',
       querystring: Type.Object({
         format: Type.Optional(Type.Union([Type.Literal('ngac'), Type.Literal('pm')], { default: 'ngac', description: '`ngac` (a policy file, the default) or `pm` (policy-machine-core JSON).' }))
       }, { additionalProperties: false }),
@@ -689,7 +756,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const format = request.query.format ?? 'ngac'
-    return { revision: app.policy.replace(request.body, format, actor) }
+    return { revision: app.policy.replace(request.body, format, changeOptions(request)) }
   })
 
   // ------------------------------------------------------------ changelog
@@ -697,30 +764,42 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/v1/changes', {
     schema: {
       tags: ['administration'],
-      summary: 'Changelog entries after a revision, oldest first',
+      summary: 'Changelog entries after a revision, oldest first, optionally filtered by actor, node and time',
+      description: 'Filters combine (all must match). With admin authorization on, reading the changelog needs `query` on `ngac:admin:policy` (the changelog names nodes of every tenant).',
       querystring: Type.Object({
         since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'Entries with a revision above this one.' })),
-        limit: Paging.limit
+        limit: Paging.limit,
+        actor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Entries made by this actor (the user of the token).' })),
+        node: Type.Optional(Name('Entries with an operation that names this node: created, deleted, updated, an end of an assignment or association, a prohibition\'s subject or container.')),
+        from: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Entries committed at or after this ISO 8601 time, e.g. `2025-01-31T00:00:00Z`.' })),
+        to: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Entries committed at or before this ISO 8601 time.' }))
       }, { additionalProperties: false }),
       response: {
         200: Type.Object({
           changes: Type.Array(Type.Ref('Change')),
           nextSince: Type.Optional(Type.Integer({ minimum: 0, description: 'Present when there are more entries: pass it as `since`.' }))
         }, { additionalProperties: false }),
-        ...errorResponses(400, 401, 503)
+        ...errorResponses(400, 401, 403, 503)
       }
     }
   }, async (request) => {
+    reads(request).require(ADMIN_POLICY_OA, 'reading the changelog')
+    const { actor, node } = request.query
     const since = request.query.since ?? 0
     const limit = pageSize(request.query.limit)
-    const changes = app.policy.changes(since, limit + 1)
+    const from = isoTime(request.query.from, 'from')
+    const to = isoTime(request.query.to, 'to')
+    const filter = {
+      ...(actor === undefined ? {} : { actor }),
+      ...(node === undefined ? {} : { node }),
+      ...(from === undefined ? {} : { from }),
+      ...(to === undefined ? {} : { to })
+    }
+    const changes = app.policy.changes(since, limit + 1, filter)
     if (changes.length <= limit) return { changes }
     changes.length = limit
     return { changes, nextSince: changes[limit - 1].revision }
   })
 }
 
-/** NOTE: comparing fixed-length digests keeps the comparison constant-time whatever the token's length. */
-function digest (token: string): Buffer {
-  return createHash('sha256').update(token).digest()
-}
+

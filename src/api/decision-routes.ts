@@ -9,6 +9,10 @@
  * NGAC_ERR_VALIDATION (the schemas catch most; the engine the rest, e.g. both `user` and
  * `userAttributes`).
  *
+ * With admin authorization on, the review queries check a caller who presents an admin token:
+ * asking about another user (or an ACL's target) needs `query` on it. `POST /v1/check` and its
+ * batch stay open: a PEP asks about its callers, and would otherwise need rights on every user.
+ *
  * NOTE: handlers are synchronous functions returning their answer (fastify sends it), so the
  * check path costs no promise; `POST /v1/check` sends the engine's own decision object unless
  * an explanation is asked for.
@@ -16,6 +20,8 @@
 import { createHash } from 'node:crypto'
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { ReadAccess } from './admin-auth.js'
 import { isNgacError, NgacError } from '../errors.js'
 import { errorResponses } from './schemas.js'
 
@@ -73,6 +79,14 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       done(reached ? undefined : new NgacError('NGAC_ERR_REVISION_NOT_REACHED', `the policy is at revision ${policy.revision}, not yet at ${wanted}, after waiting ${revisionWaitMs} ms; retry later`))
     }, done)
   })
+
+  // Review queries under admin authorization (DESIGN section 4): a caller who presents an admin
+  // token may ask about itself, and about another user (or attributes, or an ACL's target) only
+  // with `query` on it. Without a token the routes stay open, like /v1/check, for PEPs and
+  // services on the trusted network. NOTE: no hook at all when authorization is off.
+  const review = app.config.admin.authorization ? reviewGuard(app) : undefined
+  const guarded = (about: (request: FastifyRequest) => ReviewAbout): { preHandler?: preHandlerAsyncHookHandler } =>
+    review === undefined ? {} : { preHandler: async (request) => { review(request, about(request)) } }
 
   app.post('/v1/check', {
     schema: {
@@ -142,13 +156,14 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/v1/privileges', {
+    ...guarded((request) => subjectOf(request.query as SubjectQuery)),
     schema: {
       tags: ['decisions'],
       summary: 'The rights the user holds on the target',
       querystring: Type.Object({ ...Subject, ...Target, ...AtLeast }, { additionalProperties: false }),
       response: {
         200: Type.Object({ privileges: Privileges, revision: Revision }, { additionalProperties: false }),
-        ...errorResponses(400)
+        ...errorResponses(400, 401, 403)
       }
     }
   }, (request) => {
@@ -167,6 +182,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.get('/v1/capabilities', {
+    ...guarded((request) => subjectOf(request.query as SubjectQuery)),
     schema: {
       tags: ['decisions'],
       summary: 'Every node the user holds any right on, with the rights, by name, in pages',
@@ -177,7 +193,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           revision: Revision,
           nextCursor: NextCursor
         }, { additionalProperties: false }),
-        ...errorResponses(400)
+        ...errorResponses(400, 401, 403)
       }
     }
   }, (request) => {
@@ -188,6 +204,10 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/v1/acl', {
+    ...guarded((request) => {
+      const { target, targetAttributes } = request.query as { target?: string, targetAttributes?: string[] }
+      return { user: undefined, nodes: target !== undefined ? [target] : (targetAttributes ?? []), what: 'the access control list of' }
+    }),
     schema: {
       tags: ['decisions'],
       summary: 'Every user holding any right on the target, with the rights, by name, in pages',
@@ -198,7 +218,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           revision: Revision,
           nextCursor: NextCursor
         }, { additionalProperties: false }),
-        ...errorResponses(400)
+        ...errorResponses(400, 401, 403)
       }
     }
   }, (request) => {
@@ -209,16 +229,48 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/v1/explain', {
+    ...guarded((request) => subjectOf(request.body as SubjectQuery)),
     schema: {
       tags: ['decisions'],
       summary: 'Why the user holds what it holds on the target: per policy class, the granting paths, and the prohibitions',
       body: Type.Object({ ...Subject, ...Target, ...AtLeast }, { additionalProperties: false }),
       response: {
         200: Type.Ref('Explanation'),
-        ...errorResponses(400, 413, 415)
+        ...errorResponses(400, 401, 403, 413, 415)
       }
     }
   }, (request) => policy.explain(request.body))
+}
+
+/** Who or what a review query is about: the user asked about (when it names one) and the nodes that need `query`. */
+interface ReviewAbout {
+  readonly user: string | undefined
+  readonly nodes: readonly string[]
+  readonly what: string
+}
+
+interface SubjectQuery {
+  readonly user?: string
+  readonly userAttributes?: readonly string[]
+}
+
+function subjectOf (query: SubjectQuery): ReviewAbout {
+  return query.user !== undefined
+    ? { user: query.user, nodes: [query.user], what: 'a review query about user' }
+    : { user: undefined, nodes: query.userAttributes ?? [], what: 'a review query about user attribute' }
+}
+
+/** The check of a review query's caller, when it presents a token: `query` on what it asks about, unless it asks about itself. */
+function reviewGuard (app: FastifyInstance): (request: FastifyRequest, about: ReviewAbout) => void {
+  const { adminCallers, policy } = app
+  return (request, about) => {
+    if (request.headers.authorization === undefined) return
+    const caller = adminCallers.authenticate(request)
+    request.caller = caller
+    if (caller.super || (about.user !== undefined && about.user === caller.user)) return
+    const access = new ReadAccess(policy, caller, true)
+    for (const node of about.nodes) access.require(node, `${about.what} '${node}'`)
+  }
 }
 
 /** What a page cursor holds: the revision, the offset of the next item, and the query's key. */

@@ -39,7 +39,7 @@ export const docsRoutes = fp(async (app) => {
         { name: 'operations', description: 'Health, readiness and metrics' }
       ],
       components: {
-        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (config admin.token or NGAC_ADMIN_TOKEN), when one is set' } }
+        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'An admin token (config admin.tokens, each mapped to an NGAC user; admin.token or NGAC_ADMIN_TOKEN, a super token), when one is set' } }
       }
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },

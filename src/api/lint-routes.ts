@@ -7,6 +7,8 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { LINT_RULES, lintPolicy, type LintRule, type LintSeverity } from '../analysis/index.js'
+import { ADMIN_POLICY_OA } from '../pap/index.js'
+import { ReadAccess } from './admin-auth.js'
 import { errorResponses } from './schemas.js'
 
 const Count = Type.Integer({ minimum: 0 })
@@ -37,6 +39,8 @@ const DESCRIPTION = `Lints the policy being served. The rules, in report order:
 
 ${LINT_RULES.map((r) => `- \`${r.rule}\` (${r.severity}): ${r.description}`).join('\n')}
 
+With admin authorization on, linting needs \`query\` on \`ngac:admin:policy\`: the report covers every tenant.
+
 Lint copies the policy into a graph library and asks its own decision engine, off the decision path; on a large policy it takes a while.`
 
 /** `GET /v1/lint`, without authentication of its own: register it inside the admin plugin. */
@@ -46,7 +50,10 @@ export const lintRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['administration'],
       summary: 'Lint the policy: likely mistakes and statistics',
       description: DESCRIPTION,
-      response: { 200: LintReportSchema, ...errorResponses(401, 503) }
+      response: { 200: LintReportSchema, ...errorResponses(401, 403, 503) }
     }
-  }, async () => lintPolicy(app.policy.graph))
+  }, async (request) => {
+    new ReadAccess(app.policy, request.caller, app.config.admin.authorization).require(ADMIN_POLICY_OA, 'linting the policy')
+    return lintPolicy(app.policy.graph)
+  })
 }

@@ -71,7 +71,9 @@ export function applyOperation (graph: PolicyGraph, operation: Operation): void 
 
 /**
  * Applies `operations` in order, atomically under one new revision: if one fails, none applies,
- * and the error thrown is the failing operation's, with `details.index` its position.
+ * and the error thrown is the failing operation's, with `details.index` its position. `before`,
+ * when given, is called with each operation and its index just before it is applied, on the graph
+ * as the earlier operations left it (admin authorization); what it throws aborts the batch as is.
  *
  * @example
  * ```ts
@@ -81,20 +83,31 @@ export function applyOperation (graph: PolicyGraph, operation: Operation): void 
  * ])
  * ```
  */
-export function applyOperations (graph: PolicyGraph, operations: readonly Operation[]): void {
+export function applyOperations (graph: PolicyGraph, operations: readonly Operation[], before?: (operation: Operation, index: number) => void): void {
   if (!Array.isArray(operations) || operations.length === 0) {
     throw new NgacError('NGAC_ERR_VALIDATION', 'give a non-empty list of operations')
   }
   graph.batch(() => {
     for (let i = 0; i < operations.length; i++) {
       try {
+        if (before !== undefined) checkShape(operations[i])
+      } catch (err) {
+        throw atIndex(err, operations[i], i)
+      }
+      // Its error is thrown as it is: it names the operation itself.
+      if (before !== undefined) before(operations[i], i)
+      try {
         applyOperation(graph, operations[i])
       } catch (err) {
-        if (!isNgacError(err)) throw err
-        throw new NgacError(err.code, `operations[${i}] (${describe(operations[i])}): ${err.message}`, { details: { index: i }, cause: err })
+        throw atIndex(err, operations[i], i)
       }
     }
   })
+}
+
+function atIndex (err: unknown, operation: unknown, i: number): unknown {
+  if (!isNgacError(err)) return err
+  return new NgacError(err.code, `operations[${i}] (${describe(operation)}): ${err.message}`, { details: { index: i }, cause: err })
 }
 
 function checkShape (operation: unknown): asserts operation is Operation {

@@ -634,7 +634,7 @@ function readAssociations (list: unknown[], nodes: NodeTable, rights: DeclaredRi
     }
     if (target >= 0 && nodes.types[target] === PC) {
       problems.add(`${path}.target`, 'NGAC_ERR_INVALID_ASSOCIATION',
-        `${nodes.label(target)} cannot be the target of an association: use a user attribute, object attribute or object (grant rights on policy classes through 'ngac:admin')`)
+        `${nodes.label(target)} cannot be the target of an association: use a user attribute, object attribute or object (grant rights on policy classes through the object attribute 'ngac:admin:policy')`)
       ok = false
     }
     if (!ok) continue

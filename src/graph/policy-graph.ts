@@ -588,7 +588,7 @@ export class PolicyGraph {
     }
     const ttype = this.#types[tid]
     if (ttype !== UA && ttype !== OA && ttype !== O) {
-      throw new NgacError('NGAC_ERR_INVALID_ASSOCIATION', `${what()}: '${target}' is a ${NODE_TYPES[ttype]}; the target of an association must be a user attribute, object attribute or object (grant rights on policy classes through 'ngac:admin')`)
+      throw new NgacError('NGAC_ERR_INVALID_ASSOCIATION', `${what()}: '${target}' is a ${NODE_TYPES[ttype]}; the target of an association must be a user attribute, object attribute or object (grant rights on policy classes through the object attribute 'ngac:admin:policy')`)
     }
     const names = normalizeRights(rights, what)
     const mask = this.#rights.mask(names, `the association of '${ua}' on '${target}'`)

@@ -21,6 +21,7 @@ import {
   type PolicyGraph
 } from '../graph/index.js'
 import type { ChangelogEntry, SqliteStore } from '../store/index.js'
+import { ADMIN_POLICY_OA, AdminAuthorizer, adminNodeOperations, type AdminRightsOracle } from './authorization.js'
 
 /** Changelog entries read per step of {@link PolicyAdministrator.sync}. */
 const SYNC_PAGE = 1000
@@ -28,9 +29,23 @@ const SYNC_PAGE = 1000
 /** Tries of a write that keeps finding that another writer committed first. */
 const MAX_WRITE_ATTEMPTS = 20
 
-/** Who makes a change, for the changelog. */
+/** Who makes a change, for the changelog, and whether their admin rights are checked. */
 export interface ChangeOptions {
+  /** The acting user, recorded in the changelog. */
   readonly actor?: string
+  /**
+   * Check every operation against the actor's admin rights in the graph before it is applied
+   * (DESIGN section 4; src/pap/authorization.ts): the actor is an NGAC user, and a refused
+   * operation refuses the whole batch. A replacement with `authorize` is refused: replacing the
+   * policy rewrites the administration policy itself, so only an unchecked (super) caller may.
+   */
+  readonly authorize?: boolean
+}
+
+/** Options of a {@link PolicyAdministrator}. */
+export interface PolicyAdministratorOptions {
+  /** Decides admin rights for changes made with `authorize` (the decision engine). */
+  readonly oracle?: AdminRightsOracle
 }
 
 /** The answer to a committed change. */
@@ -51,10 +66,40 @@ export class PolicyAdministrator {
   #graph: PolicyGraph
   readonly #store: SqliteStore | undefined
   readonly #listeners: ((graph: PolicyGraph) => void)[] = []
+  readonly #oracle: AdminRightsOracle | undefined
+  #governed = false
 
-  constructor (graph: PolicyGraph, store?: SqliteStore) {
+  constructor (graph: PolicyGraph, store?: SqliteStore, options: PolicyAdministratorOptions = {}) {
     this.#graph = graph
     this.#store = store
+    this.#oracle = options.oracle
+  }
+
+  /** Whether the reserved administration nodes are kept ({@link PolicyAdministrator.governAdministration}). */
+  get governed (): boolean {
+    return this.#governed
+  }
+
+  /**
+   * Turns on administration governed by the graph: creates the reserved policy class `ngac:admin`
+   * and object attribute `ngac:admin:policy` when missing (one change, actor `ngac`), and keeps
+   * them through every later replacement.
+   * @returns the revision that created them, or undefined when they existed.
+   * @throws NgacError NGAC_ERR_RESERVED_NAME when a reserved name is taken by a node of another type, NGAC_ERR_STORE_*.
+   */
+  governAdministration (): number | undefined {
+    this.#governed = true
+    for (let attempt = 1; ; attempt++) {
+      this.sync()
+      const operations = adminNodeOperations(this.#graph)
+      if (operations.length === 0) return undefined
+      try {
+        return this.apply(operations, { actor: 'ngac' }).revision
+      } catch (err) {
+        // Another worker created them first: catch up and look again.
+        if (!isNgacError(err, 'NGAC_ERR_NODE_EXISTS') || attempt === MAX_WRITE_ATTEMPTS) throw err
+      }
+    }
   }
 
   /** The current graph (a new object after {@link PolicyAdministrator.replace}). */
@@ -72,10 +117,16 @@ export class PolicyAdministrator {
    * @throws NgacError the failing operation's error (with `details.index`), or NGAC_ERR_STORE_*.
    */
   apply (operations: readonly Operation[], options: ChangeOptions = {}): ChangeResult {
+    const user = options.authorize === true ? this.#authorizingUser(options) : undefined
     return this.#retrying(() => {
       const graph = this.#graph
       graph.batch(() => {
-        applyOperations(graph, operations)
+        if (user === undefined) {
+          applyOperations(graph, operations)
+        } else {
+          const authorizer = new AdminAuthorizer(graph, this.#oracle as AdminRightsOracle, user)
+          applyOperations(graph, operations, (o, i) => { authorizer.check(o, i) })
+        }
         this.#store?.commit(this.#entry(graph.revision + 1, operations, options), operations)
       })
       return { revision: graph.revision }
@@ -88,7 +139,15 @@ export class PolicyAdministrator {
    * @throws NgacError NGAC_ERR_POLICY_FILE listing every problem, or NGAC_ERR_STORE_*.
    */
   replace (doc: unknown, options: ChangeOptions & { readonly format?: PolicyFormat } = {}): ChangeResult {
+    if (options.authorize === true) {
+      throw new NgacError('NGAC_ERR_FORBIDDEN', `replacing the whole policy rewrites the administration policy too, so it needs a super token; user '${String(options.actor)}' may change the policy operation by operation (POST /v1/batch)`,
+        { details: { index: 0, op: 'replacePolicy', right: 'update', node: ADMIN_POLICY_OA } })
+    }
     const next = loadPolicy(doc, options.format === undefined ? {} : { format: options.format })
+    if (this.#governed) {
+      const reserved = adminNodeOperations(next)
+      if (reserved.length > 0) applyOperations(next, reserved)
+    }
     const stats = next.stats
     const elements = stats.nodes + stats.assignments + stats.associations + stats.prohibitions
     return this.#retrying(() => {
@@ -171,6 +230,17 @@ export class PolicyAdministrator {
         if (!isNgacError(err) || err.code !== 'NGAC_ERR_STORE_STALE' || attempt === MAX_WRITE_ATTEMPTS) throw err
       }
     }
+  }
+
+  /** @throws NgacError NGAC_ERR_VALIDATION without an actor or without an oracle to decide. */
+  #authorizingUser (options: ChangeOptions): string {
+    if (typeof options.actor !== 'string' || options.actor === '') {
+      throw new NgacError('NGAC_ERR_VALIDATION', 'an authorized change needs its actor: the NGAC user whose admin rights are checked')
+    }
+    if (this.#oracle === undefined) {
+      throw new NgacError('NGAC_ERR_VALIDATION', 'this administrator has no decision engine to check admin rights with: give it an oracle')
+    }
+    return options.actor
   }
 
   #entry (revision: number, operations: readonly Operation[], options: ChangeOptions): ChangelogEntry {

@@ -2,6 +2,7 @@ export {
   SqliteStore,
   APPLICATION_ID,
   SCHEMA_VERSION,
+  type ChangeFilter,
   type ChangelogEntry,
   type ChangeOperation,
   type SqliteStoreOptions,

@@ -37,6 +37,33 @@ export interface ChangelogEntry {
   readonly operations: readonly ChangeOperation[]
 }
 
+/** Which changelog entries to read: all of them must match. */
+export interface ChangeFilter {
+  /** Made by this actor. */
+  readonly actor?: string
+  /** With an operation that names this node (created, deleted, updated, an end of a relation, a prohibition's subject or container). */
+  readonly node?: string
+  /** Committed at or after this ISO 8601 time (UTC, as `Date#toISOString` writes it). */
+  readonly from?: string
+  /** Committed at or before this ISO 8601 time. */
+  readonly to?: string
+}
+
+/** Whether the operation names `node` as a node. */
+function mentionsNode (o: ChangeOperation, node: string): boolean {
+  switch (o.op) {
+    case 'createNode': return o.name === node || (o.parents ?? []).includes(node)
+    case 'deleteNode':
+    case 'setProperties': return o.name === node
+    case 'assign':
+    case 'deassign': return o.child === node || o.parent === node
+    case 'associate':
+    case 'dissociate': return o.ua === node || o.target === node
+    case 'createProhibition': return o.subject === node || o.containers.some((c) => c.name === node)
+    default: return false
+  }
+}
+
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
   /** How long a write waits for another connection's lock before NGAC_ERR_STORE_BUSY, in ms. Default 5000. */
@@ -259,16 +286,44 @@ export class SqliteStore {
     }
   }
 
-  /** Changelog entries after `since`, oldest first, at most `limit`. */
-  changes (since = 0, limit = 1000): ChangelogEntry[] {
+  /**
+   * Changelog entries after `since`, oldest first, at most `limit`; with a `filter`, only the
+   * entries it matches (a filtered read scans the entries after `since` until it has `limit`).
+   *
+   * @example
+   * ```ts
+   * store.changes(0, 100, { actor: 'acme-admin', node: 'acme-docs', from: '2025-01-01T00:00:00.000Z' })
+   * ```
+   */
+  changes (since = 0, limit = 1000, filter: ChangeFilter = {}): ChangelogEntry[] {
     this.#open()
+    const toEntry = (row: { revision: number, at: string, actor: string | null, operations: string }): ChangelogEntry => ({
+      revision: row.revision,
+      at: row.at,
+      actor: row.actor,
+      operations: JSON.parse(row.operations) as ChangeOperation[]
+    })
     try {
-      return this.#statements.changesSince.all(since, limit).map((row) => ({
-        revision: row.revision,
-        at: row.at,
-        actor: row.actor,
-        operations: JSON.parse(row.operations) as ChangeOperation[]
-      }))
+      if (filter.actor === undefined && filter.node === undefined && filter.from === undefined && filter.to === undefined) {
+        return this.#statements.changesSince.all(since, limit).map(toEntry)
+      }
+      const node = filter.node
+      const out: ChangelogEntry[] = []
+      // NOTE: SQL narrows by actor, time and the name's JSON text; the operations are then read to
+      // keep only entries where the name is a node of an operation (not a prohibition's name or a property).
+      for (const row of this.#statements.changesMatching.iterate({
+        since,
+        actor: filter.actor ?? null,
+        from: filter.from ?? null,
+        to: filter.to ?? null,
+        text: node === undefined ? null : JSON.stringify(node)
+      })) {
+        const entry = toEntry(row)
+        if (node !== undefined && !entry.operations.some((o) => mentionsNode(o, node))) continue
+        out.push(entry)
+        if (out.length >= limit) break
+      }
+      return out
     } catch (err) {
       throw storeError(err, `cannot read the changelog of ${this.path}`)
     }
@@ -354,6 +409,9 @@ function prepareStatements (db: Database.Database) {
     insertChange: db.prepare<[number, string, string | null, string]>('INSERT INTO changelog (revision, at, actor, operations) VALUES (?, ?, ?, ?)'),
     changesSince: db.prepare<[number, number], { revision: number, at: string, actor: string | null, operations: string }>(
       'SELECT revision, at, actor, operations FROM changelog WHERE revision > ? ORDER BY revision LIMIT ?'),
+    changesMatching: db.prepare<[{ since: number, actor: string | null, from: string | null, to: string | null, text: string | null }], { revision: number, at: string, actor: string | null, operations: string }>(
+      'SELECT revision, at, actor, operations FROM changelog WHERE revision > @since AND (@actor IS NULL OR actor = @actor) ' +
+      'AND (@from IS NULL OR at >= @from) AND (@to IS NULL OR at <= @to) AND (@text IS NULL OR instr(operations, @text) > 0) ORDER BY revision'),
     clearNodes: db.prepare('DELETE FROM nodes'),
     clearAssignments: db.prepare('DELETE FROM assignments'),
     clearAssociations: db.prepare('DELETE FROM associations'),
