@@ -33,6 +33,13 @@ export interface ChangeOptions {
   readonly actor?: string
 }
 
+/** Options of {@link PolicyAdministrator.replace}. */
+export interface ReplaceOptions extends ChangeOptions {
+  readonly format?: PolicyFormat
+  /** Called with the loaded policy before anything is written: throw to refuse it (nothing changes). */
+  readonly check?: (graph: PolicyGraph) => void
+}
+
 /** The answer to a committed change. */
 export interface ChangeResult {
   readonly revision: number
@@ -87,8 +94,9 @@ export class PolicyAdministrator {
    * transaction, then swapped in.
    * @throws NgacError NGAC_ERR_POLICY_FILE listing every problem, or NGAC_ERR_STORE_*.
    */
-  replace (doc: unknown, options: ChangeOptions & { readonly format?: PolicyFormat } = {}): ChangeResult {
+  replace (doc: unknown, options: ReplaceOptions = {}): ChangeResult {
     const next = loadPolicy(doc, options.format === undefined ? {} : { format: options.format })
+    options.check?.(next)
     const stats = next.stats
     const elements = stats.nodes + stats.assignments + stats.associations + stats.prohibitions
     return this.#retrying(() => {

@@ -1,1 +1,1 @@
-export { PolicyAdministrator, type ChangeOptions, type ChangeResult } from './administrator.js'
+export { PolicyAdministrator, type ChangeOptions, type ChangeResult, type ReplaceOptions } from './administrator.js'
