@@ -2,7 +2,8 @@
  * buildApp: the fastify application, its plugin tree and no listening socket (tests use inject).
  *
  * ```
- * app: JSON parser (depth limit), validator compilers, error and not-found handlers, metrics
+ * app: JSON parser (depth limit), validator compilers, error and not-found handlers, metrics,
+ *      load shedding (under-pressure: admin and review answer 503 when saturated, decisions never)
  *  +- ops plugin        /healthz /readyz /metrics
  *  +- docs plugin       /openapi.json /docs
  *  +- decision plugin   /v1/check ...           (no admin hooks on the decision path)
@@ -21,9 +22,10 @@ import { authzenRoutes } from './api/authzen-routes.js'
 import { decisionRoutes } from './api/decision-routes.js'
 import { docsRoutes } from './api/docs-routes.js'
 import { answerExtAuthz, extAuthzRoutes, isExtAuthzUrl } from './api/ext-authz-routes.js'
-import { buildValidatorCompiler, installJsonParser, parseQueryString, rejectBadQueryStrings, sendError } from './api/http.js'
+import { buildValidatorCompiler, clientErrorAnswer, httpServerOptions, installJsonParser, parseQueryString, rejectMalformedRequests, sendError } from './api/http.js'
 import { Metrics } from './api/metrics.js'
 import { opsRoutes } from './api/ops-routes.js'
+import { registerOverload, type OverloadSignal } from './api/overload.js'
 import { SHARED_SCHEMAS } from './api/schemas.js'
 import type { Config } from './config.js'
 import { NgacError } from './errors.js'
@@ -52,6 +54,8 @@ export interface AppDeps {
    * startServer closes its gRPC server here (hooks cannot be added once the app is built).
    */
   readonly onClose?: () => Promise<void>
+  /** An overload signal of the embedder's besides `limits`: while it reports true, the app sheds as when a limit is passed. */
+  readonly overloaded?: OverloadSignal
 }
 
 /** The app with its type provider. */
@@ -85,6 +89,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
   const app = Fastify({
     logger: deps.logger ?? { level: config.logLevel },
     bodyLimit: config.limits.bodyBytes,
+    // Slow clients: the whole request within requestTimeoutMs; a silent socket is closed once a
+    // request could have arrived and waited its longest for atLeastRevision.
+    requestTimeout: config.limits.requestTimeoutMs,
+    connectionTimeout: config.limits.requestTimeoutMs === 0 ? 0 : config.limits.requestTimeoutMs + config.limits.revisionWaitMs,
+    keepAliveTimeout: config.limits.keepAliveMs,
+    http: httpServerOptions(config.limits),
+    clientErrorHandler: clientErrorAnswer(config.limits),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
@@ -132,6 +143,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
     }
   })
 
+  // First of the onRequest hooks, so that a shed request costs the least (src/api/overload.ts).
+  await registerOverload(app, config.limits, deps.overloaded)
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema)
   app.removeContentTypeParser('text/plain')
   installJsonParser(app, config.limits.jsonDepth)
@@ -139,7 +152,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<App
   app.setNotFoundHandler((request, reply) => sendError(
     new NgacError('NGAC_ERR_ROUTE_NOT_FOUND', `there is no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`),
     request, reply))
-  app.addHook('onRequest', rejectBadQueryStrings)
+  app.addHook('onRequest', rejectMalformedRequests)
   // Echo the request id (the client's X-Request-ID, or fastify's own) so logs and clients correlate.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)

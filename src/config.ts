@@ -57,8 +57,32 @@ export interface Config {
     readonly maxPageSize: number
     /** Most operations in one batch. */
     readonly batchOperations: number
+    /** Most checks in one `POST /v1/check/batch`, and evaluations in one `POST /access/v1/evaluations`. */
+    readonly checkBatch: number
+    /** Most properties of one node. */
+    readonly propertiesCount: number
+    /** Largest properties of one node: the properties object as JSON, in UTF-8 bytes. */
+    readonly propertiesBytes: number
+    /** Largest request line and headers, in bytes. */
+    readonly headerBytes: number
     /** Longest wait for `atLeastRevision`, in milliseconds. */
     readonly revisionWaitMs: number
+    /**
+     * Mean event-loop delay, in milliseconds, above which (two one-second windows in a row)
+     * administration and review requests are shed with 503 NGAC_ERR_OVERLOADED (decisions never
+     * are: src/api/overload.ts); 0 turns it off.
+     */
+    readonly maxEventLoopDelayMs: number
+    /** V8 heap in use, in bytes, above which requests are shed as for the delay; 90% of V8's heap limit when unset; 0 turns it off. */
+    readonly maxHeapUsedBytes?: number
+    /** Resident set size, in bytes, above which requests are shed as for the delay; 0 (the default) turns it off. */
+    readonly maxRssBytes: number
+    /** The `Retry-After` of a shed request, in seconds. */
+    readonly retryAfterSeconds: number
+    /** Time a client has to send a whole request (headers and body), in milliseconds; 0 turns it off. */
+    readonly requestTimeoutMs: number
+    /** How long an idle keep-alive connection stays open, in milliseconds. */
+    readonly keepAliveMs: number
   }
   /** The decision cache of the engine (DESIGN section 7). */
   readonly decisionCache: {
@@ -171,7 +195,17 @@ export const CONFIG_SCHEMA = {
         defaultPageSize: { type: 'integer', minimum: 1, default: 100 },
         maxPageSize: { type: 'integer', minimum: 1, default: 1000 },
         batchOperations: { type: 'integer', minimum: 1, default: 100000 },
-        revisionWaitMs: { type: 'integer', minimum: 0, maximum: 60000, default: 5000 }
+        checkBatch: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
+        propertiesCount: { type: 'integer', minimum: 1, default: 256 },
+        propertiesBytes: { type: 'integer', minimum: 64, default: 65536 },
+        headerBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384 },
+        revisionWaitMs: { type: 'integer', minimum: 0, maximum: 60000, default: 5000 },
+        maxEventLoopDelayMs: { type: 'integer', minimum: 0, default: 1000 },
+        maxHeapUsedBytes: { type: 'integer', minimum: 0 },
+        maxRssBytes: { type: 'integer', minimum: 0, default: 0 },
+        retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 2 },
+        requestTimeoutMs: { type: 'integer', minimum: 0, default: 60000 },
+        keepAliveMs: { type: 'integer', minimum: 1, default: 72000 }
       }
     },
     decisionCache: {

@@ -11,7 +11,10 @@ export const ERROR_CODES = {
   NGAC_ERR_VALIDATION: 400,
   /** A policy file that cannot be loaded; `details` lists every problem with its entry. */
   NGAC_ERR_POLICY_FILE: 400,
-  /** A node name that is empty, too long or holds control characters. */
+  /**
+   * A node name that is empty, too long (`details` then `{limit: 'nameLength', max: 1024}`), holds
+   * control characters or unpaired surrogates, or is `__proto__`.
+   */
   NGAC_ERR_INVALID_NAME: 400,
   /** An unknown node type. */
   NGAC_ERR_INVALID_TYPE: 400,
@@ -55,11 +58,11 @@ export const ERROR_CODES = {
   NGAC_ERR_CONFIG: 400,
   /** No route matches the method and path. */
   NGAC_ERR_ROUTE_NOT_FOUND: 404,
-  /** The request body is larger than the route accepts. */
+  /** The request body is larger than the route accepts; `details` names the limit: `{limit: 'bodyBytes' | 'policyBodyBytes', max}`. */
   NGAC_ERR_BODY_TOO_LARGE: 413,
   /** The body is not valid JSON. */
   NGAC_ERR_MALFORMED_JSON: 400,
-  /** The JSON body nests deeper than the limit. */
+  /** The JSON body nests deeper than `limits.jsonDepth`; `details` is `{limit: 'jsonDepth', max}`. */
   NGAC_ERR_JSON_TOO_DEEP: 400,
   /** The body's content type is not application/json. */
   NGAC_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
@@ -67,8 +70,18 @@ export const ERROR_CODES = {
   NGAC_ERR_BAD_URL: 400,
   /** A page cursor that this server did not give, or that the policy replacement made stale. */
   NGAC_ERR_INVALID_CURSOR: 400,
-  /** A batch with more operations than the limit. */
+  /** A batch with more operations (or checks, or evaluations) than its limit; `details` names it: `{limit, max}`. */
   NGAC_ERR_BATCH_TOO_LARGE: 413,
+  /** A node's properties over `limits.propertiesCount` or `limits.propertiesBytes`; `details` names the limit: `{limit, max}`. */
+  NGAC_ERR_PROPERTIES_TOO_LARGE: 413,
+  /** A list request whose `limit` is over `limits.maxPageSize`; `details` is `{limit: 'maxPageSize', max}`. */
+  NGAC_ERR_PAGE_TOO_LARGE: 400,
+  /** The request did not arrive whole within `limits.requestTimeoutMs` (a slow client); the connection is closed. */
+  NGAC_ERR_REQUEST_TIMEOUT: 408,
+  /** The request line and headers are larger than `limits.headerBytes`; the connection is closed. */
+  NGAC_ERR_HEADERS_TOO_LARGE: 431,
+  /** The request is not well-formed HTTP/1.1 (request line, header or framing); the connection is closed. */
+  NGAC_ERR_MALFORMED_REQUEST: 400,
   /** The policy did not reach the `atLeastRevision` asked for within the wait limit. */
   NGAC_ERR_REVISION_NOT_REACHED: 409,
   /** The administration routes need a valid bearer token. */
@@ -96,6 +109,11 @@ export const ERROR_CODES = {
   NGAC_ERR_STORE_VERSION: 500,
   /** SQLite found the database corrupt. */
   NGAC_ERR_STORE_CORRUPT: 500,
+  /**
+   * The server is saturated (event-loop delay or memory over `limits`) and sheds this request:
+   * retry after `Retry-After` seconds. Only administration and review requests are shed.
+   */
+  NGAC_ERR_OVERLOADED: 503,
   /** A bug: something the server did not expect. Reported with the request id; never caused by input. */
   NGAC_ERR_INTERNAL: 500
 } as const

@@ -4,7 +4,7 @@
  */
 import { NgacError } from './errors.js'
 import { exportPolicy, loadPolicy, PolicyGraph, type Operation, type PolicyDocument, type PolicyFormat } from './graph/index.js'
-import { PolicyAdministrator, type ChangeOptions, type ChangeResult } from './pap/index.js'
+import { PolicyAdministrator, type ChangeOptions, type ChangeResult, type ReplaceOptions } from './pap/index.js'
 import {
   DecisionEngine,
   type AclEntry,
@@ -136,11 +136,12 @@ export class Policy {
 
   /**
    * Replaces the whole policy with `doc`, atomically (and durably, with a database): a bad document
-   * changes nothing.
+   * changes nothing. `options.check`, when given, sees the loaded policy before it is written and
+   * refuses it by throwing.
    * @returns the new revision.
    * @throws NgacError NGAC_ERR_POLICY_FILE listing every problem of the document, NGAC_ERR_STORE_*.
    */
-  replace (doc: unknown, format: PolicyFormat = 'ngac', options: ChangeOptions = {}): number {
+  replace (doc: unknown, format: PolicyFormat = 'ngac', options: Omit<ReplaceOptions, 'format'> = {}): number {
     this.#open()
     const { revision } = this.#pap.replace(doc, { ...options, format })
     this.#notify()

@@ -57,7 +57,16 @@ t.test('defaults: the safe ones of DESIGN sections 5 and 8', async (t) => {
     defaultPageSize: 100,
     maxPageSize: 1000,
     batchOperations: 100000,
-    revisionWaitMs: 5000
+    checkBatch: 1000,
+    propertiesCount: 256,
+    propertiesBytes: 65536,
+    headerBytes: 16384,
+    revisionWaitMs: 5000,
+    maxEventLoopDelayMs: 1000,
+    maxRssBytes: 0,
+    retryAfterSeconds: 2,
+    requestTimeoutMs: 60000,
+    keepAliveMs: 72000
   })
   t.same(config.decisionCache, { enabled: true, capacity: 65536 })
   t.same(loadConfig({ env: {}, flags: {} }), config, 'empty env and flags change nothing')
@@ -214,6 +223,10 @@ t.test('wrong types and values are NGAC_ERR_CONFIG, never coerced', async (t) =>
     [{ extAuthz: { identity: [{ type: 'header' }] } }, 'extAuthz.identity.0'],
     [{ limits: { bodyBytes: 100 } }, 'limits.bodyBytes'],
     [{ limits: { jsonDepth: '64' } }, 'limits.jsonDepth'],
+    [{ limits: { checkBatch: 0 } }, 'limits.checkBatch'],
+    [{ limits: { propertiesCount: 0 } }, 'limits.propertiesCount'],
+    [{ limits: { propertiesBytes: 10 } }, 'limits.propertiesBytes'],
+    [{ limits: { headerBytes: 100 } }, 'limits.headerBytes'],
     [{ decisionCache: { enabled: 'yes' } }, 'decisionCache.enabled'],
     [{ decisionCache: { capacity: 0 } }, 'decisionCache.capacity'],
     [{ decisionCache: { capacity: 1.5 } }, 'decisionCache.capacity'],

@@ -56,12 +56,12 @@ t.test('toJSON is {code, message} plus details only when there are some', (t) =>
   t.end()
 })
 
-t.test('every code of the catalogue is NGAC_ERR_*; client mistakes are 4xx, only store faults 5xx', (t) => {
+t.test('every code of the catalogue is NGAC_ERR_*; client mistakes are 4xx, only store faults, overload and bugs 5xx', (t) => {
   t.ok(CODES.length > 0)
   for (const code of CODES) {
     t.match(code, /^NGAC_ERR_[A-Z0-9_]+$/, code)
     const status = ERROR_CODES[code]
-    const range = code.startsWith('NGAC_ERR_STORE_') || code === 'NGAC_ERR_INTERNAL' ? [500, 600] : [400, 500]
+    const range = code.startsWith('NGAC_ERR_STORE_') || code === 'NGAC_ERR_INTERNAL' || code === 'NGAC_ERR_OVERLOADED' ? [500, 600] : [400, 500]
     t.ok(Number.isInteger(status) && status >= range[0] && status < range[1], `${code} has a status in ${range[0]}-${range[1] - 1} (${status})`)
   }
   t.end()

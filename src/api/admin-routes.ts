@@ -36,6 +36,7 @@ import {
 import { ADMIN_POLICY_OA, type ChangeOptions } from '../pap/index.js'
 import { ReadAccess } from './admin-auth.js'
 import { lintRoutes } from './lint-routes.js'
+import { limitError } from './http.js'
 import { errorResponses, ProhibitionSchema, SHARED_SCHEMAS } from './schemas.js'
 
 // ---------------------------------------------------------------- typed references to shared schemas
@@ -105,6 +106,8 @@ function checkOperation (value: unknown, index: number): asserts value is Operat
 function operationError (at: string, errors: ErrorObject[] | null | undefined, index: number): NgacError {
   const e = errors?.[0]
   const where = e === undefined ? at : at + pointerPath(e.instancePath)
+  const limit = e === undefined ? undefined : limitError(where, { ...e, instancePath: '' })
+  if (limit !== undefined) return new NgacError(limit.code, limit.message, { details: { index, ...(limit.details as object) } })
   let message: string
   switch (e?.keyword) {
     case 'additionalProperties':
@@ -203,6 +206,30 @@ function refuseCursor (cursor: string | undefined): void {
   }
 }
 
+/** The limits on a node's properties. */
+interface PropertiesLimits {
+  readonly propertiesCount: number
+  readonly propertiesBytes: number
+}
+
+/**
+ * @throws NgacError NGAC_ERR_PROPERTIES_TOO_LARGE when `properties` has more entries than
+ *   limits.propertiesCount or more UTF-8 bytes as JSON than limits.propertiesBytes.
+ */
+function checkProperties (properties: Readonly<Record<string, string>> | undefined, limits: PropertiesLimits, where: string, details: Record<string, unknown> = {}): void {
+  if (properties === undefined) return
+  const count = Object.keys(properties).length
+  if (count > limits.propertiesCount) {
+    throw new NgacError('NGAC_ERR_PROPERTIES_TOO_LARGE', `${where}: ${count} properties, more than ${limits.propertiesCount} (limits.propertiesCount)`,
+      { details: { ...details, limit: 'propertiesCount', max: limits.propertiesCount } })
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(properties))
+  if (bytes > limits.propertiesBytes) {
+    throw new NgacError('NGAC_ERR_PROPERTIES_TOO_LARGE', `${where}: the properties take ${bytes} bytes as JSON, more than ${limits.propertiesBytes} (limits.propertiesBytes)`,
+      { details: { ...details, limit: 'propertiesBytes', max: limits.propertiesBytes } })
+  }
+}
+
 interface Page<T> {
   readonly items: T[]
   /** The position of the next page, when there is one. */
@@ -261,6 +288,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     cursor: Type.Optional(Type.String({ description: 'The `nextCursor` of the previous page; omit it for the first page.' }))
   }
   const pageSize = (limit: number | undefined): number => limit ?? Math.min(limits.defaultPageSize, maxPage)
+  /** Every node's properties within the limits: a policy replacement honours them as the single writes do. */
+  const checkNodeProperties = (graph: PolicyGraph): void => {
+    for (let id = 0, end = graph.idLimit; id < end; id++) {
+      if (!graph.isNode(id)) continue
+      const node = graph.nodeInfo(id)
+      checkProperties(node.properties, limits, `node ${JSON.stringify(node.name)}`, { node: node.name })
+    }
+  }
 
   /**
    * Commits one batch with the caller as actor; a single operation fails with its own plain error
@@ -313,6 +348,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const { name, type, parents, properties } = request.body
+    checkProperties(properties, limits, 'body.properties')
     const revision = commit(request, [properties === undefined
       ? { op: 'createNode', name, type, parents }
       : { op: 'createNode', name, type, parents, properties }])
@@ -384,7 +420,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ properties: PropertiesRef() }, { additionalProperties: false }),
       response: { 200: RevisionRef(), ...errorResponses(...WRITE_ERRORS, ...BODY_ERRORS, 404) }
     }
-  }, async (request) => ({ revision: commit(request, [{ op: 'setProperties', name: request.params.name, properties: request.body.properties }]) }))
+  }, async (request) => {
+    checkProperties(request.body.properties, limits, 'body.properties')
+    return { revision: commit(request, [{ op: 'setProperties', name: request.params.name, properties: request.body.properties }]) }
+  })
 
   app.delete('/v1/nodes/:name', {
     schema: {
@@ -679,6 +718,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/v1/batch', {
     bodyLimit: policyBodyLimit,
+    config: { bodyLimitName: 'policyBodyBytes' },
     schema: {
       tags: ['administration'],
       summary: 'Apply operations atomically under one revision: all or nothing',
@@ -704,9 +744,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const operations: unknown[] = request.body.operations
     if (operations.length > limits.batchOperations) {
-      throw new NgacError('NGAC_ERR_BATCH_TOO_LARGE', `the batch has ${operations.length} operations; the limit is ${limits.batchOperations}: split it`)
+      throw new NgacError('NGAC_ERR_BATCH_TOO_LARGE', `the batch has ${operations.length} operations, more than ${limits.batchOperations} (limits.batchOperations): split it`,
+        { details: { limit: 'batchOperations', max: limits.batchOperations } })
     }
-    for (let i = 0; i < operations.length; i++) checkOperation(operations[i], i)
+    for (let i = 0; i < operations.length; i++) {
+      const o = operations[i]
+      checkOperation(o, i)
+      if (o.op === 'createNode' || o.op === 'setProperties') checkProperties(o.properties, limits, `operations[${i}].properties`, { index: i })
+    }
     const revision = app.policy.apply(operations as Operation[], changeOptions(request)).revision
     return { revision, applied: operations.length }
   })
@@ -726,6 +771,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/v1/policy', {
     bodyLimit: policyBodyLimit,
+    config: { bodyLimitName: 'policyBodyBytes' },
     schema: {
       tags: ['administration'],
       summary: 'Replace the whole policy, atomically',
@@ -756,7 +802,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const format = request.query.format ?? 'ngac'
-    return { revision: app.policy.replace(request.body, format, changeOptions(request)) }
+    return { revision: app.policy.replace(request.body, format, { ...changeOptions(request), check: checkNodeProperties }) }
   })
 
   // ------------------------------------------------------------ changelog

@@ -23,9 +23,6 @@ import type { Policy } from '../policy.js'
 import { sendError, toNgacError } from './http.js'
 import { errorResponses } from './schemas.js'
 
-/** Most items in one `POST /access/v1/evaluations`; above it the request is refused with 413. */
-export const MAX_AUTHZEN_EVALUATIONS = 1000
-
 const Properties = Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Attributes: for a subject or resource that names no node, each `key: value` names the attribute `key=value`.' }))
 const Id = Type.String({ minLength: 1, maxLength: 1024 })
 const EntityType = Type.String({ minLength: 1, maxLength: 1024, description: 'The AuthZEN type; compared with the node\'s `type` property when it has one.' })
@@ -69,7 +66,7 @@ const SEMANTICS = ['execute_all', 'deny_on_first_deny', 'permit_on_first_permit'
 /** The AuthZEN routes. */
 export const authzenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { policy, metrics } = app
-  const { maxPageSize } = app.config.limits
+  const { maxPageSize, checkBatch } = app.config.limits
   const defaultPageSize = Math.min(app.config.limits.defaultPageSize, maxPageSize)
   const publicUrl = app.config.publicUrl?.replace(/\/+$/, '')
   const tags = ['decisions']
@@ -99,14 +96,14 @@ export const authzenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/access/v1/evaluations', {
     schema: {
       tags,
-      summary: `AuthZEN access evaluations: many evaluations (at most ${MAX_AUTHZEN_EVALUATIONS}), results in request order`,
+      summary: `AuthZEN access evaluations: many evaluations (at most limits.checkBatch, ${checkBatch}), results in request order`,
       description: 'Top-level subject, action, resource and context are defaults; an item\'s own entity replaces the default whole. Without items (or with an empty list) it answers as /access/v1/evaluation does.',
       body: Type.Object({
         subject: Type.Optional(Subject),
         action: Type.Optional(Action),
         resource: Type.Optional(Resource),
         context: Context,
-        evaluations: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: MAX_AUTHZEN_EVALUATIONS })),
+        evaluations: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: checkBatch })),
         options: Type.Optional(Type.Object({
           evaluations_semantic: Type.Optional(Type.Unsafe<(typeof SEMANTICS)[number]>({ type: 'string', enum: [...SEMANTICS], default: 'execute_all', description: 'execute_all (the default), deny_on_first_deny or permit_on_first_permit: stop at the first deny (permit), which is the last result.' }))
         }))
@@ -121,8 +118,9 @@ export const authzenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preValidation: async (request) => {
       const items = (request.body as { evaluations?: unknown } | null | undefined)?.evaluations
-      if (Array.isArray(items) && items.length > MAX_AUTHZEN_EVALUATIONS) {
-        throw new NgacError('NGAC_ERR_BATCH_TOO_LARGE', `the request has ${items.length} evaluations, more than the limit of ${MAX_AUTHZEN_EVALUATIONS}; split it`)
+      if (Array.isArray(items) && items.length > checkBatch) {
+        throw new NgacError('NGAC_ERR_BATCH_TOO_LARGE', `the request has ${items.length} evaluations, more than ${checkBatch} (limits.checkBatch); split it`,
+          { details: { limit: 'checkBatch', max: checkBatch } })
       }
     }
   }, (request) => {

@@ -25,9 +25,6 @@ import { ReadAccess } from './admin-auth.js'
 import { isNgacError, NgacError } from '../errors.js'
 import { errorResponses } from './schemas.js'
 
-/** Most checks in one `POST /v1/check/batch`; above it the request is refused with 413. */
-export const MAX_BATCH_CHECKS = 1000
-
 // NOTE: Type.Ref is typed unknown without a context; Unsafe gives the referenced schema its type.
 const Name = Type.Unsafe<string>(Type.Ref('Name'))
 const Rights = Type.Unsafe<string[]>(Type.Ref('Rights'))
@@ -58,7 +55,7 @@ const NextCursor = Type.Optional(Type.String({ description: 'Give it as `cursor`
 /** The decision API. */
 export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { policy, metrics } = app
-  const { maxPageSize } = app.config.limits
+  const { maxPageSize, checkBatch } = app.config.limits
   const defaultPageSize = Math.min(app.config.limits.defaultPageSize, maxPageSize)
   const Page = {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxPageSize, default: defaultPageSize, description: 'Items per page.' })),
@@ -117,9 +114,9 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/v1/check/batch', {
     schema: {
       tags: ['decisions'],
-      summary: `Many checks at one revision (at most ${MAX_BATCH_CHECKS}); results in the order of the checks`,
+      summary: `Many checks at one revision (at most limits.checkBatch, ${checkBatch}); results in the order of the checks`,
       body: Type.Object({
-        checks: Type.Array(CheckItem, { description: `At most ${MAX_BATCH_CHECKS} checks, as POST /v1/check takes them (without explain).` }),
+        checks: Type.Array(CheckItem, { description: `At most ${checkBatch} checks (limits.checkBatch; 413 beyond), as POST /v1/check takes them (without explain).` }),
         ...AtLeast
       }, { additionalProperties: false }),
       response: {
@@ -133,8 +130,9 @@ export const decisionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Refuses an oversized batch before its items are validated.
     preValidation: async (request) => {
       const checks = (request.body as { checks?: unknown } | null | undefined)?.checks
-      if (Array.isArray(checks) && checks.length > MAX_BATCH_CHECKS) {
-        throw new NgacError('NGAC_ERR_BATCH_TOO_LARGE', `the batch has ${checks.length} checks, more than the limit of ${MAX_BATCH_CHECKS}; split it`)
+      if (Array.isArray(checks) && checks.length > checkBatch) {
+        throw new NgacError('NGAC_ERR_BATCH_TOO_LARGE', `the batch has ${checks.length} checks, more than ${checkBatch} (limits.checkBatch); split it`,
+          { details: { limit: 'checkBatch', max: checkBatch } })
       }
     }
   }, (request) => {

@@ -24,6 +24,8 @@ const DESCRIPTION = `A policy decision point for NIST Next Generation Access Con
 Every error is \`{"code": "NGAC_ERR_...", "message": "...", "details"?: ...}\`. The codes and their statuses:
 
 ${Object.entries(ERROR_CODES).map(([code, status]) => `- \`${code}\` (${status})`).join('\n')}
+
+When the server is saturated, any route except the decisions (ext_authz, \`POST /v1/check\`, \`GET /v1/privileges\`, \`POST /access/v1/evaluation\`) and \`/healthz\`, \`/readyz\`, \`/metrics\` may answer 503 \`NGAC_ERR_OVERLOADED\` with a \`Retry-After\` header: retry after that many seconds.
 `
 
 /** Registers the OpenAPI generator, `/openapi.json` and `/docs`. */

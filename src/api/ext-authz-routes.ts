@@ -17,6 +17,7 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { allowHeaders, denyBody, type ExtAuthz, type ProxyDecision } from '../ext-authz/mapping.js'
+import { sendError, toNgacError } from './http.js'
 
 /** The route prefix, as Envoy's `path_prefix`. */
 export const EXT_AUTHZ_PREFIX = '/ext_authz'
@@ -58,6 +59,12 @@ export const extAuthzRoutes: FastifyPluginAsync = async (app) => {
     payload.on('error', done)
     payload.on('end', () => { done(null) })
     payload.resume()
+  })
+  // A body fastify refuses before the parser sees it (an empty Content-Type) is ignored as well:
+  // the request is decided. Only a fault of the PDP's own answers with its error.
+  app.setErrorHandler((err, request, reply) => {
+    if (toNgacError(err).statusCode < 500) return answerExtAuthz(request, reply)
+    return sendError(err, request, reply)
   })
   // NOTE: the request line is replaced by the decision log line (ExtAuthz), so it logs at warn.
   const options = { logLevel: 'warn' as const, config: { rawQuery: true }, handler: answerExtAuthz }

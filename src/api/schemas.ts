@@ -4,6 +4,7 @@
  */
 import { Type, type TSchema } from 'typebox'
 import { ERROR_CODES } from '../errors.js'
+import { MAX_NAME_LENGTH } from '../graph/index.js'
 
 /** `{code, message, details?}`: the body of every error. */
 export const ErrorSchema = Type.Object({
@@ -12,8 +13,8 @@ export const ErrorSchema = Type.Object({
   details: Type.Optional(Type.Unknown())
 }, { $id: 'Error', additionalProperties: false, description: 'An error: a stable code from the catalogue and a message that says what to fix.' })
 
-/** A node name: 1 to 1024 characters without control characters. */
-export const NameSchema = Type.String({ $id: 'Name', minLength: 1, maxLength: 1024, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$', description: 'A node name: unique across the policy.' })
+/** A node name: 1 to 1024 characters without control characters or unpaired surrogates. */
+export const NameSchema = Type.String({ $id: 'Name', minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]+$', description: 'A node name: unique across the policy.' })
 
 /** The five node types. */
 export const NodeTypeSchema = Type.Unsafe<'PC' | 'UA' | 'U' | 'OA' | 'O'>({ $id: 'NodeType', type: 'string', enum: ['PC', 'UA', 'U', 'OA', 'O'], description: 'PC policy class, UA user attribute, U user, OA object attribute, O object' })

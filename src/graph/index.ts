@@ -3,6 +3,7 @@ export {
   NODE_TYPES,
   PC, UA, U, OA, O,
   validateName,
+  MAX_NAME_LENGTH,
   type NodeType,
   type NodeInfo,
   type Properties,

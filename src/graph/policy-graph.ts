@@ -94,9 +94,11 @@ export interface Prohibition {
 
 const EMPTY: readonly never[] = Object.freeze([])
 const NO_PROPERTIES: Properties = Object.freeze({})
-const MAX_NAME = 1024
+/** The longest node or prohibition name, in UTF-16 code units: a fixed limit, so a policy valid on one server loads on every other. */
+export const MAX_NAME_LENGTH = 1024
+// NOTE: a lone surrogate is refused too: SQLite stores text as UTF-8, so the name would not survive a restart.
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff]/u
 
 /** Allowed parent types for each child type, indexed by type code. */
 const ALLOWED_PARENTS: readonly (readonly number[])[] = [
@@ -815,10 +817,13 @@ function isThenable (value: unknown): boolean {
 
 /** @throws NgacError NGAC_ERR_INVALID_NAME */
 export function validateName (name: unknown, what = 'node name'): asserts name is string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME || CONTROL_CHARS.test(name)) {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || CONTROL_CHARS.test(name)) {
     throw new NgacError('NGAC_ERR_INVALID_NAME',
-      `invalid ${what} ${JSON.stringify(name)}: use 1 to ${MAX_NAME} characters without control characters`)
+      `invalid ${what} ${JSON.stringify(name)}: use 1 to ${MAX_NAME_LENGTH} characters without control characters or unpaired surrogates`,
+      typeof name === 'string' && name.length > MAX_NAME_LENGTH ? { details: { limit: 'nameLength', max: MAX_NAME_LENGTH } } : {})
   }
+  // JavaScript tools key plain objects by names, and there this one is the prototype (graphology loses its edges).
+  if (name === '__proto__') throw new NgacError('NGAC_ERR_INVALID_NAME', `invalid ${what} "__proto__": JavaScript tools cannot key an object by it; choose another name`)
 }
 
 function normalizeProperties (name: string, properties: unknown): Properties {

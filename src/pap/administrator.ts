@@ -48,6 +48,13 @@ export interface PolicyAdministratorOptions {
   readonly oracle?: AdminRightsOracle
 }
 
+/** Options of {@link PolicyAdministrator.replace}. */
+export interface ReplaceOptions extends ChangeOptions {
+  readonly format?: PolicyFormat
+  /** Called with the loaded policy before anything is written: throw to refuse it (nothing changes). */
+  readonly check?: (graph: PolicyGraph) => void
+}
+
 /** The answer to a committed change. */
 export interface ChangeResult {
   readonly revision: number
@@ -138,12 +145,13 @@ export class PolicyAdministrator {
    * transaction, then swapped in.
    * @throws NgacError NGAC_ERR_POLICY_FILE listing every problem, or NGAC_ERR_STORE_*.
    */
-  replace (doc: unknown, options: ChangeOptions & { readonly format?: PolicyFormat } = {}): ChangeResult {
+  replace (doc: unknown, options: ReplaceOptions = {}): ChangeResult {
     if (options.authorize === true) {
       throw new NgacError('NGAC_ERR_FORBIDDEN', `replacing the whole policy rewrites the administration policy too, so it needs a super token; user '${String(options.actor)}' may change the policy operation by operation (POST /v1/batch)`,
         { details: { index: 0, op: 'replacePolicy', right: 'update', node: ADMIN_POLICY_OA } })
     }
     const next = loadPolicy(doc, options.format === undefined ? {} : { format: options.format })
+    options.check?.(next)
     if (this.#governed) {
       const reserved = adminNodeOperations(next)
       if (reserved.length > 0) applyOperations(next, reserved)

@@ -1,4 +1,4 @@
-export { PolicyAdministrator, type ChangeOptions, type ChangeResult, type PolicyAdministratorOptions } from './administrator.js'
+export { PolicyAdministrator, type ChangeOptions, type ChangeResult, type PolicyAdministratorOptions, type ReplaceOptions } from './administrator.js'
 export {
   ADMIN_PC,
   ADMIN_POLICY_OA,

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import type { App } from '../../src/app.js'
-import { MAX_AUTHZEN_EVALUATIONS } from '../../src/api/authzen-routes.js'
 import type { PolicyDocument } from '../../src/graph/index.js'
 import { build, ERROR_BODY_KEYS } from './helper.js'
 
@@ -165,7 +164,7 @@ t.test('evaluations: defaults, whole-object overrides, request order, bad items'
     t.equal(bad.status, 400, JSON.stringify(body))
     t.equal(bad.body.code, 'NGAC_ERR_VALIDATION')
   }
-  const tooMany = await post(app, '/access/v1/evaluations', { subject: alice, action: read, evaluations: Array.from({ length: MAX_AUTHZEN_EVALUATIONS + 1 }, () => ({ resource: record1 })) })
+  const tooMany = await post(app, '/access/v1/evaluations', { subject: alice, action: read, evaluations: Array.from({ length: app.config.limits.checkBatch + 1 }, () => ({ resource: record1 })) })
   t.equal(tooMany.status, 413)
   t.equal(tooMany.body.code, 'NGAC_ERR_BATCH_TOO_LARGE')
 })

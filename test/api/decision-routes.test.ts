@@ -4,7 +4,6 @@ import t, { type Test } from 'tap'
 import type { Counter } from 'prom-client'
 import type { App } from '../../src/app.js'
 import type { PolicyDocument } from '../../src/graph/index.js'
-import { MAX_BATCH_CHECKS } from '../../src/api/decision-routes.js'
 import { build, ERROR_BODY_KEYS } from './helper.js'
 
 /** A parsed JSON answer, read field by field in assertions. */
@@ -227,17 +226,17 @@ t.test('POST /v1/check/batch', async (t) => {
   })
 
   t.test('up to the bound', async (t) => {
-    const checks = Array.from({ length: MAX_BATCH_CHECKS }, (_, i) => ({ user: i % 2 === 0 ? 'dave' : 'carol', right: 'read', target: OBJECTS[i % OBJECTS.length] }))
+    const checks = Array.from({ length: app.config.limits.checkBatch }, (_, i) => ({ user: i % 2 === 0 ? 'dave' : 'carol', right: 'read', target: OBJECTS[i % OBJECTS.length] }))
     const res = await post(app, '/v1/check/batch', { checks })
     t.equal(res.status, 200)
-    t.equal(res.body.results.length, MAX_BATCH_CHECKS)
+    t.equal(res.body.results.length, app.config.limits.checkBatch)
     t.ok(res.body.results.every((r: { allowed: boolean }, i: number) => r.allowed === (i % 2 === 0)))
     t.equal(res.body.revision, revision)
   })
 
   t.test('above the bound: 413, nothing counted', async (t) => {
     const before = await decisions(app)
-    const checks = Array.from({ length: MAX_BATCH_CHECKS + 1 }, () => ({ user: 'dave', right: 'read', target: 'obj-000' }))
+    const checks = Array.from({ length: app.config.limits.checkBatch + 1 }, () => ({ user: 'dave', right: 'read', target: 'obj-000' }))
     isError(t, await post(app, '/v1/check/batch', { checks }), 413, 'NGAC_ERR_BATCH_TOO_LARGE', 'too many checks')
     t.same(await decisions(app), before)
   })
@@ -352,7 +351,7 @@ t.test('GET /v1/capabilities', async (t) => {
     t.equal(exact.body.capabilities.length, 251)
     t.notOk('nextCursor' in exact.body, 'no cursor when the page ends the list')
     isError(t, await get(app, '/v1/capabilities?user=dave&limit=0'), 400, 'NGAC_ERR_VALIDATION', 'limit 0')
-    isError(t, await get(app, '/v1/capabilities?user=dave&limit=1001'), 400, 'NGAC_ERR_VALIDATION', 'limit above maxPageSize')
+    isError(t, await get(app, '/v1/capabilities?user=dave&limit=1001'), 400, 'NGAC_ERR_PAGE_TOO_LARGE', 'limit above maxPageSize')
     isError(t, await get(app, '/v1/capabilities?user=dave&limit=ten'), 400, 'NGAC_ERR_VALIDATION', 'limit not a number')
     isError(t, await get(app, '/v1/capabilities?user=dave&limit=1.5'), 400, 'NGAC_ERR_VALIDATION', 'limit not an integer')
   })
@@ -399,7 +398,7 @@ t.test('GET /v1/capabilities with configured page sizes', async (t) => {
   t.equal(pages, 9)
   t.same(seen, ['bulkdocs', ...OBJECTS])
   t.equal((await get(app, '/v1/capabilities?user=dave&limit=50')).body.capabilities.length, 50)
-  isError(t, await get(app, '/v1/capabilities?user=dave&limit=51'), 400, 'NGAC_ERR_VALIDATION', 'above the configured maximum')
+  isError(t, await get(app, '/v1/capabilities?user=dave&limit=51'), 400, 'NGAC_ERR_PAGE_TOO_LARGE', 'above the configured maximum')
 })
 
 t.test('GET /v1/acl', async (t) => {
@@ -459,7 +458,6 @@ t.test('malformed bodies: 400 NGAC_ERR_VALIDATION', async (t) => {
     ['a number for user', { user: 1, right: 'read', target: 'report' }],
     ['an empty user', { user: '', right: 'read', target: 'report' }],
     ['a control character in target', { user: 'alice', right: 'read', target: 're\u0000port' }],
-    ['a name too long', { user: 'a'.repeat(1025), right: 'read', target: 'report' }],
     ['an empty right', { user: 'alice', right: '', target: 'report' }],
     ['empty rights', { user: 'alice', rights: [], target: 'report' }],
     ['a number in rights', { user: 'alice', rights: ['read', 2], target: 'report' }],
@@ -489,6 +487,10 @@ t.test('malformed bodies: 400 NGAC_ERR_VALIDATION', async (t) => {
     ['both user and userAttributes', { user: 'alice', userAttributes: ['staff'], target: 'report' }]
   ]
   for (const [what, body] of explain) isError(t, await post(app, '/v1/explain', body), 400, 'NGAC_ERR_VALIDATION', `explain: ${what}`)
+  // A name over the fixed name length names the limit.
+  const long = await post(app, '/v1/check', { user: 'a'.repeat(1025), right: 'read', target: 'report' })
+  isError(t, long, 400, 'NGAC_ERR_INVALID_NAME', 'check: a name too long')
+  t.same(long.body.details, { limit: 'nameLength', max: 1024 })
   t.same(await decisions(app), { allowed: 0, denied: 0 }, 'no decision counted')
 })
 

@@ -201,6 +201,11 @@ t.test('invalid names are refused', (t) => {
     ['unit separator', 'x\u001f'],
     ['DEL', 'x\u007f'],
     ['too long', 'x'.repeat(1025)],
+    // Found by test/api/fuzz.test.ts: SQLite stores text as UTF-8, so an unpaired surrogate came back as U+FFFD after a restart.
+    ['an unpaired high surrogate', 'a\ud800b'],
+    ['an unpaired low surrogate', '\udfff'],
+    // Found by test/api/fuzz.test.ts: graphology keys adjacency by plain objects, so GET /v1/lint failed with a 500.
+    ['__proto__', '__proto__'],
     ['not a string', 42],
     ['null', null]
   ]
@@ -217,7 +222,8 @@ t.test('invalid names are refused', (t) => {
 
 t.test("names with '/', '%', unicode and spaces are fine", (t) => {
   const g = sample()
-  const good = ['a/b/c', '100%', '%2F', 'ünïcødé', '名前', 'emoji 🚀', 'with space', ' padded ', 'x'.repeat(1024), 'ngac-ish:colon', "quote'd", '"dq"']
+  const good = ['a/b/c', '100%', '%2F', 'ünïcødé', '名前', 'emoji 🚀', 'with space', ' padded ', 'x'.repeat(1024), 'ngac-ish:colon', "quote'd", '"dq"',
+    '\u{10ffff}', 'constructor', 'toString', '__proto__x', 'e\u0301']
   for (const name of good) {
     t.doesNotThrow(() => g.createNode(name, 'O', ['docs']), JSON.stringify(name))
     t.equal(g.node(name)?.name, name)
