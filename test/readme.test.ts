@@ -36,7 +36,7 @@ t.test('the curl session works against a real server and prints what the README 
   const shown = blocks.find((b) => b.lang === 'text' && b.body.startsWith('{"revision":1'))
   if (session === undefined || shown === undefined) throw new Error('the README lost its curl session')
   const db = join(mkdtempSync(join(tmpdir(), 'ngac-readme-')), 'ngac.db')
-  const server = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'serve', '--port', '0', '--grpc-port', '0', '--db', db], {
+  const server = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'serve', '--port', '0', '--grpc-port', '0', '--workers', '1', '--db', db], {
     cwd: root, env: { ...process.env, NGAC_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { server.kill('SIGKILL') })
