@@ -47,9 +47,9 @@ function env (extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...out, NGAC_LOG_LEVEL: 'info', ...extra }
 }
 
-/** Starts `ngac serve ARGS` (on port 0, gRPC off); killed at teardown if still running. */
+/** Starts `ngac serve ARGS` (on port 0, gRPC off, one worker unless ARGS say otherwise: a request on a fresh connection may reach a worker 10 ms behind a write); killed at teardown if still running. */
 function serve (t: Test, args: string[], extraEnv: Record<string, string> = {}): Serve {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--grpc-port', '0', ...args], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--grpc-port', '0', '--workers', '1', ...args], {
     env: env(extraEnv),
     stdio: ['ignore', 'pipe', 'pipe']
   })
