@@ -100,7 +100,7 @@ export class ExtAuthz {
   readonly #pathFallback: boolean
   readonly #sample: number
   readonly #log: ExtAuthzOptions['log']
-  readonly #idPrefix = randomBytes(6).toString('base64url')
+  readonly #idPrefix = randomBytes(6).toString('hex') // NOTE: hex, so the id splits at its one '-'
   #sequence = 0
   #pending: object[] = []
 
